@@ -1,0 +1,39 @@
+"""ricci: derivatives of einsum tensor networks, evaluated without generalized Jacobians.
+
+>>> import numpy as np, ricci
+>>> W, x = ricci.Tensor("W", (4, 3)), ricci.Tensor("x", (3, 5))
+>>> L = ricci.einsum("ib,ib->", ricci.tanh(ricci.einsum("ij,jb->ib", W, x)), np.ones((4, 5)))
+>>> ricci.grad(L, W).shape
+(4, 3)
+"""
+from .derivatives import backprop, forward, grad, hessian, hvp, jacobian, jvp, vjp
+from .einsum import einsum, sum
+from .errors import (
+    InputError,
+    InputShapeError,
+    MemoryBudgetError,
+    MissingInputError,
+    NotScalarError,
+    OperandError,
+    OperandTypeError,
+    RicciError,
+    ShapeError,
+    SubscriptError,
+    UnknownInputError,
+    WrtError,
+)
+from .evaluate import Cost, cost, evaluate, get_memory_budget, set_memory_budget
+from .expr import Constant, Expr, Tensor
+from .primitives import abs, cos, exp, log, power, relu, sigmoid, sign, sin, sqrt, step, tanh
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "Tensor", "Constant", "Expr", "einsum", "sum",
+    "tanh", "exp", "log", "sigmoid", "relu", "step", "sqrt", "abs", "sign", "sin", "cos", "power",
+    "grad", "vjp", "jvp", "jacobian", "hessian", "hvp", "backprop", "forward",
+    "evaluate", "cost", "Cost", "set_memory_budget", "get_memory_budget",
+    "RicciError", "SubscriptError", "OperandError", "OperandTypeError", "ShapeError",
+    "InputError", "MissingInputError", "UnknownInputError", "InputShapeError",
+    "NotScalarError", "WrtError", "MemoryBudgetError",
+]

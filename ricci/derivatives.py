@@ -1,0 +1,211 @@
+"""Differential operators: grad, vjp, jvp, jacobian, hessian, hvp.
+
+Two sweeps do all the work. :func:`backprop` accumulates cotangents in
+reverse topological order over the expression DAG (each shared node is
+visited once, so the derivative grows linearly with the expression);
+:func:`forward` pushes tangents in topological order. Everything else is a
+composition: a Jacobian is a vjp whose seed is the identity (a product of
+deltas) carried on extra outer axes; a Hessian is the Jacobian of a
+gradient. Results are expressions like any other: nothing is evaluated and
+no generalized Jacobian exists until the user evaluates a Jacobian.
+
+>>> import numpy as np, ricci
+>>> W, x = ricci.Tensor("W", (2, 3)), ricci.Tensor("x", (3,))
+>>> L = ricci.einsum("i,i->", ricci.einsum("ij,j->i", W, x), ricci.einsum("ij,j->i", W, x))
+>>> ricci.grad(L, x).shape, ricci.jacobian(ricci.einsum("ij,j->i", W, x), W).shape
+((3,), (2, 2, 3))
+"""
+from .errors import NotScalarError, ShapeError, WrtError
+from .expr import Constant, Delta, Expr, Tensor, Zeros, add, as_expr, contract, topological_order
+from .primitives import outer_labels
+from .rules import RULES
+
+ONE = Constant(1.0)
+
+
+def _check_wrt(wrt):
+    if not isinstance(wrt, Tensor):
+        what = type(wrt).__name__ if not isinstance(wrt, Expr) else f"a derived expression of shape {wrt.shape}"
+        raise WrtError(
+            f"can only differentiate with respect to a ricci.Tensor, got {what}; "
+            "introduce the quantity as a Tensor to differentiate with respect to it"
+        )
+    return wrt
+
+
+def _check_expr(y, what):
+    if not isinstance(y, Expr):
+        raise WrtError(f"{what} must be a ricci expression, got {type(y).__name__}")
+    return y
+
+
+def _depending_on(order, wrts):
+    needed = set()
+    for node in order:
+        if node in wrts or any(c in needed for c in node.children):
+            needed.add(node)
+    return needed
+
+
+def backprop(y, seed, k, wrts):
+    """Cotangents of ``wrts`` given cotangent ``seed`` of ``y`` (with ``k`` outer axes).
+
+    Returns a dict from each variable to its cotangent expression of shape
+    ``seed.shape[:k] + variable.shape``.
+    """
+    order = topological_order([y])
+    needed = _depending_on(order, set(wrts))
+    outer_shape = seed.shape[:k]
+    pending = {y: [seed]} if y in needed else {}
+    result = {}
+    for node in reversed(order):
+        contributions = pending.pop(node, None)
+        if not contributions:
+            continue
+        cotangent = add([(1.0, c) for c in contributions])
+        if node in wrts:
+            result[node] = cotangent
+        rule = RULES.get(type(node))
+        if rule is None or isinstance(cotangent, Zeros):
+            continue
+        for pos, contribution in rule[0](node, cotangent, k, needed):
+            pending.setdefault(node.children[pos], []).append(contribution)
+    return {w: result.get(w, Zeros(outer_shape + w.shape)) for w in wrts}
+
+
+def forward(y, tangents):
+    """Tangent of ``y`` given tangents of some variables (a dict variable -> Expr)."""
+    order = topological_order([y])
+    needed = _depending_on(order, set(tangents))
+    pushed = {}
+    for node in order:
+        if node not in needed:
+            continue
+        if node in tangents:
+            pushed[node] = tangents[node]
+            continue
+        child_tangents = [pushed.get(c) for c in node.children]
+        pushed[node] = RULES[type(node)][1](node, child_tangents)
+    return pushed.get(y, Zeros(y.shape))
+
+
+def _identity(shape):
+    """The seed of a Jacobian: δ over each axis, shape ``shape + shape``."""
+    if not shape:
+        return ONE
+    outer, inner = outer_labels(len(shape)), tuple(range(len(shape)))
+    return contract(outer + inner, [(Delta(n), (o, i)) for o, i, n in zip(outer, inner, shape)])
+
+
+def _as_list(wrt):
+    return (list(wrt), True) if isinstance(wrt, (list, tuple)) else ([wrt], False)
+
+
+def grad(L, wrt):
+    """Gradient of a scalar expression: an expression of ``wrt``'s shape.
+
+    ``wrt`` may be a list of Tensors; then a list of gradients is returned,
+    sharing their common work (evaluate them together with ricci.evaluate).
+
+    >>> import numpy as np, ricci
+    >>> x = ricci.Tensor("x", (3,))
+    >>> ricci.grad(ricci.einsum("i,i->", x, x), x)(x=np.array([1., 2., 3.]))
+    array([2., 4., 6.])
+    """
+    _check_expr(L, "the function to differentiate")
+    if L.ndim != 0:
+        raise NotScalarError(
+            f"grad needs a scalar expression, got one of shape {L.shape}; "
+            "use ricci.vjp(y, x, cotangent) or ricci.jacobian(y, x) for non-scalar outputs"
+        )
+    wrts, many = _as_list(wrt)
+    for w in wrts:
+        _check_wrt(w)
+    result = backprop(L, ONE, 0, wrts)
+    grads = [result[w] for w in wrts]
+    return grads if many else grads[0]
+
+
+def vjp(y, wrt, cotangent):
+    """Vector-Jacobian product: ``cotangent`` (y's shape) contracted with dy/d(wrt).
+
+    The result has ``wrt``'s shape; the Jacobian is never formed.
+
+    >>> import numpy as np, ricci
+    >>> W, x = ricci.Tensor("W", (2, 3)), ricci.Tensor("x", (3,))
+    >>> ricci.vjp(ricci.einsum("ij,j->i", W, x), W, np.ones(2)).shape
+    (2, 3)
+    """
+    _check_expr(y, "the function to differentiate")
+    wrts, many = _as_list(wrt)
+    for w in wrts:
+        _check_wrt(w)
+    cotangent = as_expr(cotangent, "cotangent")
+    if cotangent.shape != y.shape:
+        raise ShapeError(f"the cotangent has shape {cotangent.shape} but the output has shape {y.shape}")
+    result = backprop(y, cotangent, 0, wrts)
+    out = [result[w] for w in wrts]
+    return out if many else out[0]
+
+
+def jvp(y, wrt, tangent):
+    """Jacobian-vector product: the directional derivative of ``y`` along ``tangent``.
+
+    >>> import numpy as np, ricci
+    >>> x = ricci.Tensor("x", (2,))
+    >>> ricci.jvp(ricci.sin(x), x, np.ones(2))(x=np.zeros(2))
+    array([1., 1.])
+    """
+    _check_expr(y, "the function to differentiate")
+    _check_wrt(wrt)
+    tangent = as_expr(tangent, "tangent")
+    if tangent.shape != wrt.shape:
+        raise ShapeError(
+            f"the tangent has shape {tangent.shape} but the variable {wrt.name!r} has shape {wrt.shape}"
+        )
+    return forward(y, {wrt: tangent})
+
+
+def jacobian(y, wrt):
+    """The generalized Jacobian dy/d(wrt), of shape ``y.shape + wrt.shape``.
+
+    It is lazy: evaluating it materializes it (guarded by the memory budget);
+    contract it into something smaller, or use vjp/grad, to avoid that.
+
+    >>> import numpy as np, ricci
+    >>> x = ricci.Tensor("x", (2,))
+    >>> ricci.jacobian(ricci.tanh(x), x)(x=np.zeros(2))
+    array([[1., 0.],
+           [0., 1.]])
+    """
+    _check_expr(y, "the function to differentiate")
+    wrts, many = _as_list(wrt)
+    for w in wrts:
+        _check_wrt(w)
+    result = backprop(y, _identity(y.shape), y.ndim, wrts)
+    out = [result[w] for w in wrts]
+    return out if many else out[0]
+
+
+def hessian(L, wrt, wrt2=None):
+    """Second derivative of a scalar: shape ``wrt.shape + wrt2.shape`` (wrt2 defaults to wrt).
+
+    >>> import numpy as np, ricci
+    >>> x = ricci.Tensor("x", (2,))
+    >>> ricci.hessian(ricci.einsum("i,i->", x, x), x)(x=np.ones(2))
+    array([[2., 0.],
+           [0., 2.]])
+    """
+    g = grad(L, wrt)
+    return jacobian(g, _check_wrt(wrt if wrt2 is None else wrt2))
+
+
+def hvp(L, wrt, vector):
+    """Hessian-vector product, as one network (forward over reverse; no Hessian formed).
+
+    >>> import numpy as np, ricci
+    >>> x = ricci.Tensor("x", (2,))
+    >>> ricci.hvp(ricci.einsum("i,i,i->", x, x, x), x, np.ones(2))(x=np.array([1., 2.]))
+    array([ 6., 12.])
+    """
+    return jvp(grad(L, wrt), wrt, vector)

@@ -1,0 +1,60 @@
+"""The ricci exception hierarchy.
+
+Every error ricci raises on bad input is a :class:`RicciError`, and also a
+``ValueError``/``TypeError``/``MemoryError`` so that generic handlers work.
+
+>>> import ricci
+>>> try:
+...     ricci.einsum("ij,jk->ikk", ricci.Tensor("A", (2, 3)), ricci.Tensor("B", (3, 4)))
+... except ricci.SubscriptError as e:
+...     print(type(e).__name__, isinstance(e, ValueError))
+SubscriptError True
+"""
+
+
+class RicciError(Exception):
+    """Base class of every error raised by ricci."""
+
+
+class SubscriptError(RicciError, ValueError):
+    """A malformed einsum subscript string."""
+
+
+class OperandError(RicciError, ValueError):
+    """The number of operands does not match the subscripts."""
+
+
+class OperandTypeError(RicciError, TypeError):
+    """An operand is neither an expression, an array nor a number."""
+
+
+class ShapeError(RicciError, ValueError):
+    """Dimensions disagree: a shared index, an arithmetic pair, or two Tensors of one name."""
+
+
+class InputError(RicciError, ValueError):
+    """Base class of problems with the inputs passed to ``evaluate``."""
+
+
+class MissingInputError(InputError):
+    """An input the expression needs was not given."""
+
+
+class UnknownInputError(InputError):
+    """An input name that is not a variable of the expression nor of any Tensor."""
+
+
+class InputShapeError(InputError):
+    """An input array does not have the shape declared by its Tensor."""
+
+
+class NotScalarError(RicciError, ValueError):
+    """``grad`` was asked of a non-scalar expression."""
+
+
+class WrtError(RicciError, TypeError):
+    """The variable to differentiate with respect to is not a ``ricci.Tensor``."""
+
+
+class MemoryBudgetError(RicciError, MemoryError):
+    """Evaluating would allocate more than the memory budget allows."""

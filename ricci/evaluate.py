@@ -1,0 +1,279 @@
+"""Numeric evaluation through opt_einsum, with cached plans and a memory budget.
+
+Each distinct node is computed once per call and freed as soon as its last
+consumer is done. Contraction paths depend only on shapes, so a compiled
+:class:`Program` is cached per (expressions, dtype, optimizer). Before any
+allocation, the program's largest tensor is checked against the memory
+budget (2 GiB unless changed with :func:`set_memory_budget`).
+
+>>> import numpy as np, ricci
+>>> x = ricci.Tensor("x", (3,))
+>>> ricci.evaluate([x * 2, ricci.einsum("i->", x)], {"x": np.ones(3)})
+[array([2., 2., 2.]), array(3.)]
+"""
+import difflib
+from collections import Counter, OrderedDict
+from dataclasses import dataclass
+from functools import lru_cache
+
+import numpy as np
+import opt_einsum
+
+from .errors import InputError, InputShapeError, MemoryBudgetError, MissingInputError, UnknownInputError
+from .expr import Add, Apply, Constant, Delta, Expr, Tensor, Zeros, _merge_inputs, tensor_name_exists
+from .plan import schedule
+
+_budget = [2 * 2**30]
+
+
+def set_memory_budget(nbytes):
+    """Set the largest tensor (in bytes) evaluation may allocate; returns the old value.
+
+    >>> import ricci
+    >>> old = ricci.set_memory_budget(2**30); _ = ricci.set_memory_budget(old)
+    """
+    if not isinstance(nbytes, (int, float)) or nbytes <= 0:
+        raise ValueError(f"the memory budget must be a positive number of bytes, got {nbytes!r}")
+    old, _budget[0] = _budget[0], int(nbytes)
+    return old
+
+
+def get_memory_budget():
+    """The current memory budget in bytes (default 2 GiB)."""
+    return _budget[0]
+
+
+@lru_cache(maxsize=1024)
+def _contraction(subscripts, shapes, optimize):
+    path, info = opt_einsum.contract_path(subscripts, *shapes, shapes=True, optimize=optimize)
+    return opt_einsum.contract_expression(subscripts, *shapes, optimize=path), info
+
+
+def _size(shape):
+    return int(np.prod(shape, dtype=np.int64))
+
+
+def _format_bytes(n):
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
+        if n < 1024 or unit == "TiB":
+            return f"{n:.3g} {unit}" if unit != "B" else f"{n} B"
+        n /= 1024
+
+
+class Program:
+    """Compiled steps for some expressions at one dtype and optimizer."""
+
+    def __init__(self, roots, dtype, optimize):
+        self.roots, self.dtype = roots, dtype
+        self.steps = []
+        self.flops = 0
+        self.largest = (0, None)  # (elements, node)
+        for node, net, deps in schedule(roots):
+            compiled = None
+            if net is not None and net.factors:
+                subscripts, present = net.subscripts()
+                shapes = tuple(f.shape for f, _ in net.factors)
+                expression, info = _contraction(subscripts, shapes, optimize)
+                compiled = (expression, present)
+                self.flops += int(info.opt_cost)
+                self._note(int(info.largest_intermediate), node)
+            elif isinstance(node, (Add, Apply)):
+                self.flops += node.size * max(1, len(node.children))
+            if not isinstance(node, (Tensor, Constant, Zeros)):
+                self._note(node.size, node)
+            self.steps.append((node, net, deps, compiled))
+        last_use = Counter(d for _, _, deps, _ in self.steps for d in deps)
+        self.uses = last_use
+
+    def _note(self, elements, node):
+        if elements > self.largest[0]:
+            self.largest = (elements, node)
+
+    def check_budget(self, budget):
+        elements, node = self.largest
+        nbytes = elements * np.dtype(self.dtype).itemsize
+        if nbytes > budget:
+            raise MemoryBudgetError(
+                f"evaluating would allocate a tensor of {elements:,} elements ({_format_bytes(nbytes)}, "
+                f"for a result of shape {node.shape}), over the memory budget of {_format_bytes(budget)}. "
+                "A generalized Jacobian this large is best never formed: contract it with a cotangent "
+                "using ricci.vjp or ricci.grad (or ricci.hvp for Hessians), or raise the budget with "
+                "ricci.set_memory_budget(nbytes) / evaluate(..., memory_budget=nbytes)"
+            )
+
+    def run(self, arrays):
+        values, remaining = {}, Counter(self.uses)
+        pinned = set(self.roots)
+        for node, net, deps, compiled in self.steps:
+            values[node] = self._compute(node, net, deps, compiled, values, arrays)
+            for dep in deps:
+                remaining[dep] -= 1
+                if remaining[dep] == 0 and dep not in pinned:
+                    del values[dep]
+        return [_as_result(values[r]) for r in self.roots]
+
+    def _compute(self, node, net, deps, compiled, values, arrays):
+        dtype = self.dtype
+        if isinstance(node, Tensor):
+            return arrays[node.name]
+        if isinstance(node, Constant):
+            value = node.value
+            return value.astype(dtype) if value.dtype.kind in "fc" and value.dtype != dtype else value
+        if isinstance(node, Zeros):
+            return np.broadcast_to(np.zeros((), dtype), node.shape)
+        if isinstance(node, Delta):
+            return np.eye(node.n, dtype=dtype)
+        if isinstance(node, Apply):
+            return node.primitive.evaluate([values[c] for c in node.children], node.params)
+        if isinstance(node, Add):
+            return _linear_combination(node, values, dtype)
+        return _contract(node, net, compiled, values, dtype)
+
+
+def _linear_combination(node, values, dtype):
+    result = None
+    for coef, child in node.terms:
+        value = values[child]
+        if result is None:
+            result = np.multiply(value, coef, dtype=np.result_type(value, dtype))
+        elif coef == 1:
+            result += value
+        elif coef == -1:
+            result -= value
+        else:
+            result += coef * value
+    if result is None:
+        return np.full(node.shape, node.offset, dtype=dtype)
+    if node.offset:
+        result += node.offset
+    return result
+
+
+def _contract(node, net, compiled, values, dtype):
+    if compiled is None:  # nothing but broadcast indices
+        return np.broadcast_to(np.asarray(net.scale, dtype=dtype), node.shape)
+    expression, present = compiled
+    result = expression(*[values[f] for f, _ in net.factors])
+    if net.scale != 1:
+        if isinstance(result, np.ndarray) and result.base is None and result.flags.writeable:
+            result *= net.scale
+        else:
+            result = result * net.scale
+    if len(present) != len(net.out):
+        for axis, lab in enumerate(net.out):
+            if lab not in present:
+                result = np.expand_dims(result, axis)
+        result = np.broadcast_to(result, node.shape)
+    return result
+
+
+def _as_result(value):
+    value = np.asarray(value)
+    return value if value.flags.writeable and value.flags.owndata else np.array(value)
+
+
+_programs = OrderedDict()
+
+
+def program(roots, dtype, optimize):
+    """The cached compiled program for these expressions."""
+    key = (tuple(roots), np.dtype(dtype).str, optimize)
+    prog = _programs.get(key)
+    if prog is None:
+        prog = _programs[key] = Program(tuple(roots), np.dtype(dtype), optimize)
+        if len(_programs) > 128:
+            _programs.popitem(last=False)
+    else:
+        _programs.move_to_end(key)
+    return prog
+
+
+def _as_roots(exprs):
+    single = isinstance(exprs, Expr)
+    roots = [exprs] if single else list(exprs)
+    for i, r in enumerate(roots):
+        if not isinstance(r, Expr):
+            raise InputError(f"item {i} to evaluate is a {type(r).__name__}, not a ricci expression")
+    return roots, single
+
+
+def _check_inputs(roots, inputs, shapes_only=False):
+    """Validate the user's inputs; returns (arrays or shapes by name, dtype)."""
+    wanted = _merge_inputs(roots)
+    for name in inputs:
+        if name not in wanted and not tensor_name_exists(name):
+            close = difflib.get_close_matches(str(name), list(wanted), n=1)
+            hint = f"; did you mean {close[0]!r}?" if close else ""
+            raise UnknownInputError(
+                f"unknown input {name!r}: no Tensor has that name (this expression's inputs are "
+                f"{sorted(wanted)}){hint}"
+            )
+    missing = [name for name in wanted if name not in inputs]
+    if missing:
+        listed = ", ".join(f"{n!r} of shape {wanted[n].shape}" for n in sorted(missing))
+        raise MissingInputError(f"missing input(s) to evaluate: {listed}")
+    given, dtypes = {}, []
+    for name, tensor in wanted.items():
+        value = inputs[name]
+        if shapes_only and isinstance(value, (tuple, list)) and all(isinstance(d, int) for d in value):
+            shape = tuple(value)
+        else:
+            value = np.asarray(value)
+            if value.dtype.kind not in "biufc":
+                raise InputError(f"input {name!r} has dtype {value.dtype}; a numeric array is needed")
+            dtypes.append(value.dtype)
+            shape = value.shape
+        if shape != tensor.shape:
+            raise InputShapeError(f"input {name!r} has shape {shape} but its Tensor was declared with shape {tensor.shape}")
+        given[name] = value
+    dtype = np.result_type(*dtypes) if dtypes else np.dtype(np.float64)
+    if dtype.kind not in "fc":
+        dtype = np.dtype(np.float64)
+    return given, dtype
+
+
+def evaluate(exprs, inputs=None, *, optimize="auto", memory_budget=None, **named_inputs):
+    """Evaluate one expression or a list of them; shared subexpressions are computed once.
+
+    >>> import numpy as np, ricci
+    >>> W = ricci.Tensor("W", (2, 2))
+    >>> g1, g2 = ricci.grad(ricci.einsum("ij,ij->", W, W), [W, W])
+    >>> [a.tolist() for a in ricci.evaluate([g1, g2], W=np.eye(2))]
+    [[[2.0, 0.0], [0.0, 2.0]], [[2.0, 0.0], [0.0, 2.0]]]
+    """
+    roots, single = _as_roots(exprs)
+    inputs = dict(inputs or {}, **named_inputs)
+    arrays, dtype = _check_inputs(roots, inputs)
+    arrays = {name: a.astype(dtype, copy=False) for name, a in arrays.items()}
+    prog = program(roots, dtype, optimize)
+    prog.check_budget(get_memory_budget() if memory_budget is None else memory_budget)
+    results = prog.run(arrays)
+    return results[0] if single else results
+
+
+@dataclass(frozen=True)
+class Cost:
+    """What evaluating will cost: FLOPs and the largest tensor computed (elements and bytes)."""
+
+    flops: int
+    largest_intermediate: int
+    largest_bytes: int
+    dtype: str
+
+    def __str__(self):
+        return (
+            f"{self.flops:,} FLOPs; largest intermediate {self.largest_intermediate:,} elements "
+            f"({_format_bytes(self.largest_bytes)} as {self.dtype})"
+        )
+
+
+def cost(exprs, inputs=None, *, optimize="auto"):
+    """Planned cost of evaluating expressions; ``inputs`` may give arrays or shapes by name."""
+    roots, _ = _as_roots(exprs)
+    if inputs is None:
+        dtype = np.dtype(np.float64)
+    else:
+        _, dtype = _check_inputs(roots, dict(inputs), shapes_only=True)
+    prog = program(roots, dtype, optimize)
+    elements = prog.largest[0]
+    return Cost(prog.flops, elements, elements * dtype.itemsize, dtype.name)

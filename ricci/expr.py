@@ -1,0 +1,527 @@
+"""Expression nodes: the tensor network DAG.
+
+Every expression is an immutable, interned node, so building the same
+expression twice gives the same object: shared subexpressions are shared
+nodes, and identical terms of a sum are merged. The node kinds are
+
+- :class:`Tensor` (a named input), :class:`Constant` (an array),
+  :class:`Zeros` and :class:`Delta` (the identity matrix δ),
+- :class:`Contract` (one einsum over child expressions; its labels are
+  canonical integers),
+- :class:`Add` (a linear combination of same-shape terms plus a constant),
+- :class:`Apply` (a primitive function from :mod:`ricci.primitives`).
+
+Simplification happens here, at construction: Kronecker deltas are
+eliminated by merging index labels, zero terms vanish, scalar constants fold
+into coefficients and identical terms are merged.
+
+>>> import ricci
+>>> x = ricci.Tensor("x", (3,))
+>>> (x + x) is (2 * x)
+True
+"""
+import itertools
+import numbers
+import weakref
+
+import numpy as np
+
+from .errors import OperandTypeError, ShapeError
+
+_serial = itertools.count()
+_interned = weakref.WeakValueDictionary()
+_tensors_by_name = {}  # name -> WeakSet of live Tensors with that name
+_NO_INPUTS = {}
+
+
+def _merge_inputs(children):
+    """Union of the children's input Tensors, refusing two Tensors of one name."""
+    dicts = [c.inputs for c in children if c.inputs]
+    if not dicts:
+        return _NO_INPUTS
+    big = max(dicts, key=len)
+    merged = None
+    for d in dicts:
+        if d is big:
+            continue
+        for name, tensor in d.items():
+            have = (big if merged is None else merged).get(name)
+            if have is None:
+                if merged is None:
+                    merged = dict(big)
+                merged[name] = tensor
+            elif have is not tensor:
+                raise ShapeError(
+                    f"two different Tensors named {name!r} meet in one expression, "
+                    f"with shapes {have.shape} and {tensor.shape}; give them different names"
+                )
+    return big if merged is None else merged
+
+
+def _intern(cls, key, children, shape, **attrs):
+    node = _interned.get(key)
+    if node is not None:
+        return node
+    node = object.__new__(cls)
+    node.shape = shape
+    node.children = children
+    node.serial = next(_serial)
+    node.inputs = _merge_inputs(children) if children else _NO_INPUTS
+    for name, value in attrs.items():
+        setattr(node, name, value)
+    _interned[key] = node
+    return node
+
+
+class Expr:
+    """A symbolic tensor expression: a node of the tensor-network DAG.
+
+    Build expressions with :class:`Tensor`, :func:`ricci.einsum`, element-wise
+    functions and arithmetic; derive with :func:`ricci.grad` and friends;
+    evaluate with :meth:`evaluate` or by calling the expression.
+
+    >>> import numpy as np, ricci
+    >>> A = ricci.Tensor("A", (2, 2))
+    >>> e = ricci.einsum("ij,ij->", A, A)
+    >>> float(e(A=np.eye(2)))
+    2.0
+    """
+
+    __slots__ = ("shape", "children", "serial", "inputs", "__weakref__", "__dict__")
+    __array_ufunc__ = None  # make numpy defer to our operators: array * expr -> Expr
+    kind = "expr"
+
+    @property
+    def ndim(self):
+        """Number of dimensions (free indices)."""
+        return len(self.shape)
+
+    @property
+    def size(self):
+        """Number of elements of the value."""
+        return int(np.prod(self.shape, dtype=np.int64))
+
+    # -- evaluation -----------------------------------------------------
+    def evaluate(self, inputs=None, *, optimize="auto", memory_budget=None, **named_inputs):
+        """Evaluate to a numpy array.
+
+        ``inputs`` maps Tensor names to arrays (keywords work too);
+        ``optimize`` is any opt_einsum path optimizer name.
+
+        >>> import numpy as np, ricci
+        >>> x = ricci.Tensor("x", (3,))
+        >>> ricci.einsum("i,i->", x, x).evaluate({"x": np.arange(3.0)})
+        array(5.)
+        """
+        from .evaluate import evaluate
+
+        return evaluate(self, inputs, optimize=optimize, memory_budget=memory_budget, **named_inputs)
+
+    def __call__(self, inputs=None, **named_inputs):
+        return self.evaluate(inputs, **named_inputs)
+
+    def cost(self, inputs=None, *, optimize="auto"):
+        """The planned cost of evaluating: FLOPs and the largest intermediate.
+
+        ``inputs`` may map names to arrays or shapes (checked against the
+        declared shapes; arrays also set the dtype, float64 otherwise).
+
+        >>> import ricci
+        >>> A, B = ricci.Tensor("A", (10, 20)), ricci.Tensor("B", (20, 30))
+        >>> ricci.einsum("ij,jk->ik", A, B).cost().largest_intermediate
+        300
+        """
+        from .evaluate import cost
+
+        return cost([self], inputs, optimize=optimize)
+
+    # -- views ----------------------------------------------------------
+    def network(self):
+        """The top-level tensor network as a ``networkx.MultiGraph``.
+
+        >>> import ricci
+        >>> A, B = ricci.Tensor("A", (2, 3)), ricci.Tensor("B", (3, 4))
+        >>> sorted(d["kind"] for _, d in ricci.einsum("ij,jk->ik", A, B).network().nodes(data=True))
+        ['input', 'input', 'open', 'open']
+        """
+        from .network import network
+
+        return network(self)
+
+    def __str__(self):
+        from .printing import to_text
+
+        return to_text([self])
+
+    def __repr__(self):
+        return f"<ricci.{type(self).__name__} shape={self.shape}>\n{self}"
+
+    def __bool__(self):
+        raise TypeError("the truth value of a ricci expression is undefined; evaluate it first")
+
+    # -- arithmetic -----------------------------------------------------
+    def __add__(self, other):
+        if _is_scalar(other):
+            return add([(1.0, self)], offset=_scalar(other))
+        other = as_expr(other, "right operand of +")
+        _check_same_shape(self, other, "+")
+        return add([(1.0, self), (1.0, other)])
+
+    def __radd__(self, other):
+        if _is_scalar(other):
+            return self + other
+        return as_expr(other, "left operand of +") + self
+
+    def __sub__(self, other):
+        if _is_scalar(other):
+            return add([(1.0, self)], offset=-_scalar(other))
+        other = as_expr(other, "right operand of -")
+        _check_same_shape(self, other, "-")
+        return add([(1.0, self), (-1.0, other)])
+
+    def __rsub__(self, other):
+        if _is_scalar(other):
+            return add([(-1.0, self)], offset=_scalar(other))
+        return as_expr(other, "left operand of -") - self
+
+    def __neg__(self):
+        return add([(-1.0, self)])
+
+    def __pos__(self):
+        return self
+
+    def __mul__(self, other):
+        if _is_scalar(other):
+            return add([(_scalar(other), self)])
+        other = as_expr(other, "right operand of *")
+        _check_same_shape(self, other, "*")
+        return hadamard(self, other)
+
+    def __rmul__(self, other):
+        if _is_scalar(other):
+            return self * other
+        return as_expr(other, "left operand of *") * self
+
+    def __truediv__(self, other):
+        if _is_scalar(other):
+            return add([(1.0 / _scalar(other), self)])
+        other = as_expr(other, "right operand of /")
+        _check_same_shape(self, other, "/")
+        return hadamard(self, other ** -1)
+
+    def __rtruediv__(self, other):
+        if _is_scalar(other):
+            return add([(_scalar(other), self ** -1)])
+        return as_expr(other, "left operand of /") / self
+
+    def __pow__(self, power):
+        from .primitives import power as _power
+
+        if not _is_scalar(power):
+            raise OperandTypeError(
+                f"the exponent of ** must be a constant number, got {type(power).__name__}; "
+                "use ricci.exp(p * ricci.log(x)) for a symbolic exponent"
+            )
+        return _power(self, _scalar(power))
+
+
+def _is_scalar(value):
+    if isinstance(value, (bool, np.bool_)):
+        return False
+    if isinstance(value, numbers.Number):
+        return True
+    return isinstance(value, np.ndarray) and value.ndim == 0 and value.dtype.kind in "iufc"
+
+
+def _scalar(value):
+    value = value.item() if isinstance(value, np.ndarray) else value
+    return value if isinstance(value, complex) else float(value)
+
+
+def _check_same_shape(a, b, op):
+    if a.shape != b.shape:
+        raise ShapeError(
+            f"operands of {op} have shapes {a.shape} and {b.shape}; arithmetic needs equal shapes "
+            "(write broadcasting with ricci.einsum, e.g. einsum('i,b->ib', b, np.ones(m)))"
+        )
+
+
+def as_expr(value, what="operand"):
+    """Return ``value`` as an expression: Exprs pass, arrays and numbers become Constants."""
+    if isinstance(value, Expr):
+        return value
+    if isinstance(value, (np.ndarray, numbers.Number, list, tuple)) and not isinstance(value, (bool, np.bool_)):
+        return Constant(value, what)
+    raise OperandTypeError(
+        f"{what} is a {type(value).__name__}; expected a ricci expression, a numpy array or a number"
+    )
+
+
+# -- leaves ---------------------------------------------------------------
+def _check_shape(shape, what):
+    try:
+        shape = tuple(int(d) for d in shape)
+    except TypeError:
+        raise ShapeError(f"shape of {what} must be a tuple of integers, got {shape!r}") from None
+    if any(d < 0 for d in shape):
+        raise ShapeError(f"shape of {what} has a negative dimension: {shape}")
+    return shape
+
+
+class Tensor(Expr):
+    """A named symbolic input of a fixed shape.
+
+    >>> import ricci
+    >>> W = ricci.Tensor("W", (4, 3))
+    >>> W.shape, W.name
+    ((4, 3), 'W')
+    """
+
+    kind = "input"
+
+    def __new__(cls, name, shape):
+        if not isinstance(name, str) or not name:
+            raise OperandTypeError(f"a Tensor name must be a non-empty string, got {name!r}")
+        shape = _check_shape(shape, f"Tensor {name!r}")
+        node = _intern(cls, ("tensor", name, shape), (), shape, name=name)
+        if node.inputs is _NO_INPUTS:
+            node.inputs = {name: node}
+            _tensors_by_name.setdefault(name, weakref.WeakSet()).add(node)
+        return node
+
+
+def tensor_name_exists(name):
+    """Whether a live Tensor with this name exists anywhere."""
+    return bool(_tensors_by_name.get(name))
+
+
+class Constant(Expr):
+    """A constant array (copied at construction, so later edits do not leak in)."""
+
+    kind = "constant"
+
+    def __new__(cls, value, what="constant"):
+        array = np.array(value)
+        if array.dtype.kind not in "biufc":
+            raise OperandTypeError(f"{what} has dtype {array.dtype}; constants must be numeric arrays")
+        if array.dtype.kind == "b":
+            array = array.astype(np.float64)
+        array.setflags(write=False)
+        return _intern(cls, ("constant", id(array)), (), array.shape, value=array)
+
+
+class Zeros(Expr):
+    """The all-zero tensor of a shape (what a derivative of a constant is)."""
+
+    kind = "zeros"
+
+    def __new__(cls, shape):
+        shape = tuple(shape)
+        return _intern(cls, ("zeros", shape), (), shape)
+
+
+class Delta(Expr):
+    """The identity matrix δ_ij of size n; it renames an index and simplification removes it."""
+
+    kind = "delta"
+
+    def __new__(cls, n):
+        return _intern(cls, ("delta", n), (), (n, n), n=n)
+
+
+# -- contraction ----------------------------------------------------------
+class Contract(Expr):
+    """One einsum over child expressions.
+
+    ``factors`` is a tuple of ``(child, labels)`` and ``out`` the output
+    labels; labels are integers numbered in order of first appearance (output
+    first), so two contractions that differ only by index names are one node.
+    ``sizes[label]`` is the dimension of each label.
+    """
+
+    kind = "contract"
+
+
+def _fold_scalars(factors):
+    """Split 0-d constants off the factor list: returns (scale, factors)."""
+    scale, kept = 1.0, []
+    for child, labels in factors:
+        if isinstance(child, Constant) and child.value.ndim == 0:
+            scale = scale * child.value.item()
+        else:
+            kept.append((child, labels))
+    return scale, kept
+
+
+def _inline_delta_products(factors):
+    """Inline child contractions made only of deltas, so their deltas can be eliminated."""
+    result = []
+    for child, labels in factors:
+        if isinstance(child, Contract) and child.factors and all(isinstance(c, Delta) for c, _ in child.factors):
+            result.extend(_relabel(child, labels))
+        else:
+            result.append((child, labels))
+    return result
+
+
+def _relabel(child, labels):
+    """The factors of contraction ``child`` with its output labels renamed to ``labels``."""
+    mapping = dict(zip(child.out, labels))
+    tag = object()
+    rename = lambda lab: mapping[lab] if lab in mapping else (tag, lab)  # noqa: E731
+    return [(c, tuple(rename(lab) for lab in labs)) for c, labs in child.factors]
+
+
+def _eliminate_deltas(out, factors, sizes):
+    """Merge index labels joined by a delta unless both are output indices.
+
+    Returns ``(scale, factors)``; a delta traced on itself contributes its size.
+    """
+    out_set = set(out)
+    scale = 1.0
+    changed = True
+    while changed:
+        changed = False
+        for pos, (child, labels) in enumerate(factors):
+            if not isinstance(child, Delta):
+                continue
+            a, b = labels
+            if a == b:
+                scale *= child.n
+            elif b not in out_set:
+                factors = _rename(factors, b, a)
+            elif a not in out_set:
+                factors = _rename(factors, a, b)
+            else:
+                continue
+            del factors[pos]
+            changed = True
+            break
+    return scale, factors
+
+
+def _rename(factors, old, new):
+    return [(c, tuple(new if lab == old else lab for lab in labs)) for c, labs in factors]
+
+
+def contract(out, factors, sizes=None):
+    """Build (and simplify) the contraction of ``factors`` onto ``out``.
+
+    ``factors`` is a list of ``(expr, labels)`` with hashable labels, ``out``
+    the output labels; ``sizes`` gives dimensions of output labels that no
+    factor carries (broadcast indices).
+    """
+    out = tuple(out)
+    dims = dict(sizes or {})
+    factors = [(as_expr(c), tuple(labs)) for c, labs in factors]
+    for child, labels in factors:
+        if len(labels) != child.ndim:
+            raise ShapeError(f"{len(labels)} labels given for an operand of shape {child.shape}")
+        for lab, dim in zip(labels, child.shape):
+            if dims.setdefault(lab, dim) != dim:
+                raise ShapeError(f"index {lab!r} has sizes {dims[lab]} and {dim}")
+    missing = [lab for lab in out if lab not in dims]
+    if missing:
+        raise ShapeError(f"output indices {missing} have no size")
+    shape = tuple(dims[lab] for lab in out)
+    if any(isinstance(c, Zeros) for c, _ in factors):
+        return Zeros(shape)
+    factors = _inline_delta_products(factors)
+    trace_scale, factors = _eliminate_deltas(out, factors, dims)
+    const_scale, factors = _fold_scalars(factors)
+    scale = trace_scale * const_scale
+    if scale == 0:
+        return Zeros(shape)
+    for child, labels in factors:
+        dims.update((lab, dim) for lab, dim in zip(labels, child.shape))
+    if len(factors) == 1 and factors[0][1] == out and len(set(out)) == len(out):
+        node = factors[0][0]
+    else:
+        node = _make_contract(out, factors, dims, shape)
+    return node if scale == 1 else add([(scale, node)])
+
+
+def _make_contract(out, factors, dims, shape):
+    canon = {}
+    for lab in itertools.chain(out, (lab for _, labs in factors for lab in labs)):
+        canon.setdefault(lab, len(canon))
+    c_out = tuple(canon[lab] for lab in out)
+    c_factors = tuple((c, tuple(canon[lab] for lab in labs)) for c, labs in factors)
+    c_sizes = tuple(dims[lab] for lab in canon)
+    key = ("contract", c_out, c_factors, c_sizes)
+    return _intern(
+        Contract, key, tuple(c for c, _ in c_factors), shape, out=c_out, factors=c_factors, sizes=c_sizes
+    )
+
+
+def hadamard(*exprs):
+    """Element-wise product of same-shape expressions (one hyperedge per index)."""
+    labels = tuple(range(exprs[0].ndim))
+    return contract(labels, [(e, labels) for e in exprs])
+
+
+# -- sums -----------------------------------------------------------------
+class Add(Expr):
+    """``offset + Σ coef·term`` over same-shape terms."""
+
+    kind = "add"
+
+
+def add(terms, offset=0.0):
+    """Build a simplified linear combination ``offset + Σ coef·expr``."""
+    shape = terms[0][1].shape
+    merged = {}
+    for coef, expr in terms:
+        if expr.shape != shape:
+            raise ShapeError(f"cannot add shapes {shape} and {expr.shape}")
+        if isinstance(expr, Add):
+            offset = offset + coef * expr.offset
+            for inner_coef, inner in expr.terms:
+                merged[inner] = merged.get(inner, 0.0) + coef * inner_coef
+        elif not isinstance(expr, Zeros):
+            merged[expr] = merged.get(expr, 0.0) + coef
+    kept = tuple((coef, expr) for expr, coef in merged.items() if coef != 0)
+    if not kept and offset == 0:
+        return Zeros(shape)
+    if offset == 0 and len(kept) == 1 and kept[0][0] == 1:
+        return kept[0][1]
+    if offset == 0 and len(kept) == 1 and isinstance(kept[0][1], Constant) and kept[0][1].value.ndim == 0:
+        return Constant(kept[0][0] * kept[0][1].value)
+    key = ("add", kept, offset, shape)
+    return _intern(Add, key, tuple(e for _, e in kept), shape, terms=kept, offset=offset)
+
+
+# -- primitive applications -------------------------------------------------
+class Apply(Expr):
+    """A primitive function (see :mod:`ricci.primitives`) applied to arguments."""
+
+    kind = "function"
+
+
+def apply(primitive, args, params=()):
+    """Apply ``primitive`` to argument expressions with constant ``params``."""
+    args = tuple(args)
+    shape = primitive.output_shape([a.shape for a in args], params)
+    key = ("apply", primitive.name, args, params)
+    return _intern(Apply, key, args, shape, primitive=primitive, params=params)
+
+
+def topological_order(roots):
+    """All nodes under ``roots``, children before parents (iterative: deep DAGs are fine)."""
+    order, seen = [], set()
+    for root in roots:
+        if root in seen:
+            continue
+        seen.add(root)
+        stack = [(root, iter(root.children))]
+        while stack:
+            node, children = stack[-1]
+            for child in children:
+                if child not in seen:
+                    seen.add(child)
+                    stack.append((child, iter(child.children)))
+                    break
+            else:
+                order.append(node)
+                stack.pop()
+    return order

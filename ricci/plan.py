@@ -1,0 +1,122 @@
+"""Turning an expression DAG into a list of steps: which nodes to compute, which to fuse.
+
+A node used once by a contraction is inlined into it (a nested einsum, or a
+scaled single term), so the planner sees one whole network; a node used
+twice or more is computed once and shared. The result is a list of
+:class:`Network` s and function steps in dependency order, used by the
+evaluator, the cost model, the printer and the network view alike.
+
+>>> import ricci
+>>> A, B, C = (ricci.Tensor(n, (2, 2)) for n in "ABC")
+>>> AB = ricci.einsum("ij,jk->ik", A, B)
+>>> net = flatten(ricci.einsum("ik,kl->il", AB, C), {})
+>>> [f.name for f, _ in net.factors]
+['A', 'B', 'C']
+"""
+import itertools
+from collections import Counter
+
+from .expr import Add, Constant, Contract, topological_order
+
+
+class Network:
+    """A flattened contraction: ``scale · einsum(factors -> out)``.
+
+    ``factors`` is a list of ``(node, labels)`` whose nodes are computed by
+    other steps; ``sizes`` maps every label to its dimension. Output labels
+    that no factor carries are broadcast.
+    """
+
+    def __init__(self, out, factors, sizes, scale):
+        self.out, self.factors, self.sizes, self.scale = out, factors, sizes, scale
+
+    def letters(self):
+        """One einsum letter per label, in order of first appearance (factors first)."""
+        from opt_einsum import get_symbol
+
+        order = {}
+        for lab in itertools.chain((lab for _, labs in self.factors for lab in labs), self.out):
+            order.setdefault(lab, get_symbol(len(order)))
+        return order
+
+    def subscripts(self):
+        """``(einsum string over present output labels, present output labels)``."""
+        letter = self.letters()
+        carried = {lab for _, labs in self.factors for lab in labs}
+        present = tuple(lab for lab in self.out if lab in carried)
+        lhs = ",".join("".join(letter[lab] for lab in labs) for _, labs in self.factors)
+        return f"{lhs}->{''.join(letter[lab] for lab in present)}", present
+
+
+def uses_of(roots):
+    """How many parents (and root slots) use each node."""
+    order = topological_order(roots)
+    uses = Counter(roots)
+    for node in order:
+        uses.update(node.children)
+    return order, uses
+
+
+def _inlinable(node, uses):
+    if uses[node] != 1:
+        return False
+    if isinstance(node, Contract):
+        return True
+    return isinstance(node, Add) and node.offset == 0 and len(node.terms) == 1
+
+
+def flatten(root, uses):
+    """The whole network of contraction ``root``, with its single-use sub-networks inlined."""
+    fresh = itertools.count(len(root.sizes))
+    sizes = dict(enumerate(root.sizes))
+    factors, routed = [], set()
+    scale = 1.0
+
+    def visit(node, labels):
+        nonlocal scale
+        routed.update(labels)
+        if _inlinable(node, uses) and isinstance(node, Contract):
+            mapping = dict(zip(node.out, labels))
+            for lab, dim in enumerate(node.sizes):
+                if lab not in mapping:
+                    mapping[lab] = next(fresh)
+                    sizes[mapping[lab]] = dim
+            for child, labs in node.factors:
+                visit(child, tuple(mapping[lab] for lab in labs))
+        elif _inlinable(node, uses):
+            coef, term = node.terms[0]
+            scale *= coef
+            visit(term, labels)
+        elif isinstance(node, Constant) and node.value.ndim == 0:
+            scale *= node.value.item()
+        else:
+            factors.append((node, labels))
+
+    for child, labs in root.factors:
+        visit(child, labs)
+    carried = {lab for _, labs in factors for lab in labs} | set(root.out)
+    for lab in routed - carried:  # summed over a broadcast index: a factor of its size
+        scale *= sizes[lab]
+    return Network(root.out, factors, sizes, scale)
+
+
+def schedule(roots):
+    """Steps to compute ``roots``: a list of ``(node, network or None, dependencies)``.
+
+    Steps come in dependency order; ``network`` is set for contractions.
+    """
+    order, uses = uses_of(roots)
+    wanted = set(roots)
+    steps = []
+    for node in reversed(order):
+        if node not in wanted:
+            continue
+        if isinstance(node, Contract):
+            net = flatten(node, uses)
+            deps = tuple(dict.fromkeys(f for f, _ in net.factors))
+        else:
+            net, deps = None, tuple(dict.fromkeys(node.children))
+        wanted.update(deps)
+        steps.append((node, net, deps))
+    steps.reverse()
+    return steps

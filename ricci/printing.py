@@ -1,0 +1,129 @@
+"""Readable text of expressions: a short program of einsum calls.
+
+Shared intermediates get names (``t0``, ``t1``, ...); everything used once
+is written inline, and nested single-use contractions appear as the one
+flattened einsum the evaluator will run. The text is deterministic.
+
+>>> import ricci
+>>> W, x = ricci.Tensor("W", (4, 3)), ricci.Tensor("x", (3, 5))
+>>> print(ricci.tanh(ricci.einsum("ij,jb->ib", W, x)))
+tanh(einsum("ab,bc->ac", W, x))
+"""
+from collections import Counter
+
+import numpy as np
+
+from .expr import Add, Apply, Constant, Delta, Tensor, Zeros
+from .plan import schedule
+
+ATOM, PRODUCT, SUM = 0, 1, 2  # precedence of a rendered piece
+
+
+def _number(value):
+    if isinstance(value, complex):
+        return repr(value)
+    return f"{value:g}" if value == value else "nan"
+
+
+def _shape(shape):
+    return str(shape[0]) if len(shape) == 1 else str(shape)
+
+
+def _wrap(piece, limit):
+    text, prec = piece
+    return f"({text})" if prec > limit else text
+
+
+def _scaled(scale, piece):
+    if scale == 1:
+        return piece
+    if scale == -1:
+        return f"-{_wrap(piece, PRODUCT)}", SUM
+    return f"{_number(scale)}*{_wrap(piece, PRODUCT)}", PRODUCT
+
+
+class _Printer:
+    def __init__(self, roots):
+        self.roots = roots
+        self.steps = schedule(roots)
+        self.uses = Counter(d for _, _, deps in self.steps for d in deps) + Counter(roots)
+        self.pieces, self.lines, self.constants = {}, [], 0
+
+    def leaf(self, node):
+        if isinstance(node, Tensor):
+            return node.name, ATOM
+        if isinstance(node, Zeros):
+            return f"zeros({_shape(node.shape)})", ATOM
+        if isinstance(node, Delta):
+            return f"eye({node.n})", ATOM
+        value = node.value
+        if value.ndim == 0:
+            return _number(value.item()), ATOM
+        if value.size and np.all(value == 1):
+            return f"ones({_shape(value.shape)})", ATOM
+        name = f"C{self.constants}"
+        self.constants += 1
+        self.lines.append(f"{name} = <constant of shape {value.shape}>")
+        return name, ATOM
+
+    def render(self, node, net, deps):
+        arg = lambda n: self.pieces[n]  # noqa: E731
+        if isinstance(node, (Tensor, Constant, Zeros, Delta)):
+            return self.leaf(node)
+        if isinstance(node, Apply):
+            if node.primitive.name == "power":
+                return f"{_wrap(arg(node.children[0]), ATOM)}**{_number(node.params[0])}", ATOM
+            args = ", ".join(arg(c)[0] for c in node.children)
+            params = "".join(f", {_number(p)}" for p in node.params)
+            return f"{node.primitive.name}({args}{params})", ATOM
+        if isinstance(node, Add):
+            parts = [_number(node.offset)] if node.offset else []
+            for coef, child in node.terms:
+                text, _ = _scaled(abs(coef) if isinstance(coef, float) else coef, arg(child))
+                sign = "-" if isinstance(coef, float) and coef < 0 else "+"
+                if not parts:
+                    parts.append(text if sign == "+" else f"-{text}" if _scaled(1, arg(child))[1] < SUM or abs(coef) != 1 else f"-({arg(child)[0]})")
+                else:
+                    parts.append(f"{sign} {_wrap((text, PRODUCT if abs(coef) != 1 else arg(child)[1]), PRODUCT)}")
+            return " ".join(parts), SUM
+        if not net.factors:
+            return _scaled(net.scale, (f"ones({_shape(node.shape)})", ATOM))
+        subscripts, _ = net.subscripts()
+        out_letters = net.letters()
+        subscripts = subscripts.split("->")[0] + "->" + "".join(out_letters[lab] for lab in net.out)
+        operands = ", ".join(arg(f)[0] for f, _ in net.factors)
+        return _scaled(net.scale, (f'einsum("{subscripts}", {operands})', ATOM))
+
+    def text(self):
+        names = 0
+        for node, net, deps in self.steps:
+            piece = self.render(node, net, deps)
+            leaf = isinstance(node, (Tensor, Constant, Zeros, Delta))
+            if not leaf and self.uses[node] > 1 and not (len(self.roots) == 1 and node is self.roots[0]):
+                name = f"t{names}"
+                names += 1
+                self.lines.append(f"{name} = {piece[0]}")
+                piece = (name, ATOM)
+            self.pieces[node] = piece
+        if len(self.roots) == 1:
+            return "\n".join(self.lines + [self.pieces[self.roots[0]][0]])
+        outs = [f"out{i} = {self.pieces[r][0]}" for i, r in enumerate(self.roots)]
+        return "\n".join(self.lines + outs)
+
+
+def to_text(roots):
+    """The program text of one or more expressions."""
+    return _Printer(list(roots)).text()
+
+
+def short_name(node):
+    """A one-word label for a node in a drawing or a graph."""
+    if isinstance(node, Tensor):
+        return node.name
+    if isinstance(node, Apply):
+        return node.primitive.name
+    if isinstance(node, Delta):
+        return "δ"
+    if isinstance(node, Constant):
+        return _number(node.value.item()) if node.value.ndim == 0 else "const"
+    return node.kind
