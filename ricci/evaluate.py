@@ -110,7 +110,8 @@ class Program:
                 remaining[dep] -= 1
                 if remaining[dep] == 0 and dep not in pinned:
                     del values[dep]
-        return [_as_result(values[r]) for r in self.roots]
+        sources = list(arrays.values())
+        return [_as_result(values[r], sources) for r in self.roots]
 
     def _compute(self, node, net, deps, compiled, values, arrays):
         dtype = self.dtype
@@ -149,13 +150,20 @@ def _linear_combination(node, values, dtype):
     return result
 
 
+def _as_result(value, inputs):
+    """The user's copy: broadcast views and views of inputs are copied, fresh arrays are not."""
+    value = np.asarray(value)
+    return value if _private(value, inputs) else np.array(value)
+
+
 def _contract(node, net, compiled, values, dtype):
     if compiled is None:  # nothing but broadcast indices
         return np.broadcast_to(np.asarray(net.scale, dtype=dtype), node.shape)
     expression, present = compiled
-    result = expression(*[values[f] for f, _ in net.factors])
+    operands = [values[f] for f, _ in net.factors]
+    result = expression(*operands)
     if net.scale != 1:
-        if isinstance(result, np.ndarray) and result.base is None and result.flags.writeable:
+        if _private(result, operands):
             result *= net.scale
         else:
             result = result * net.scale
@@ -167,9 +175,13 @@ def _contract(node, net, compiled, values, dtype):
     return result
 
 
-def _as_result(value):
-    value = np.asarray(value)
-    return value if value.flags.writeable and value.flags.owndata else np.array(value)
+def _private(result, operands):
+    """Whether ``result`` is a fresh writeable array (not a view of an operand)."""
+    return (
+        isinstance(result, np.ndarray)
+        and result.flags.writeable
+        and not any(np.may_share_memory(result, op) for op in operands)
+    )
 
 
 _programs = OrderedDict()
