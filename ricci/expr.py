@@ -148,6 +148,35 @@ class Expr:
 
         return network(self)
 
+    def to_einsum(self):
+        """The expression as a short program of einsum calls (see :mod:`ricci.notation`)."""
+        from .notation import to_einsum
+
+        return to_einsum(self)
+
+    def to_latex(self):
+        """Index notation with the summation convention, as LaTeX (see :mod:`ricci.notation`)."""
+        from .notation import to_latex
+
+        return to_latex(self)
+
+    def to_matrix(self):
+        """Conventional matrix notation where possible (see :mod:`ricci.notation`)."""
+        from .notation import to_matrix
+
+        return to_matrix(self)
+
+    def to_dot(self):
+        """Graphviz DOT text of the tensor-network drawing (see :mod:`ricci.draw`)."""
+        from .draw import to_dot
+
+        return to_dot(self)
+
+    def _repr_latex_(self):
+        from .notation import to_latex
+
+        return f"$${to_latex(self)}$$"
+
     def __str__(self):
         from .printing import to_text
 
