@@ -9,7 +9,8 @@ evaluator, the cost model, the printer and the network view alike.
 >>> import ricci
 >>> A, B, C = (ricci.Tensor(n, (2, 2)) for n in "ABC")
 >>> AB = ricci.einsum("ij,jk->ik", A, B)
->>> net = flatten(ricci.einsum("ik,kl->il", AB, C), {})
+>>> ABC = ricci.einsum("ik,kl->il", AB, C)
+>>> net = flatten(ABC, uses_of([ABC])[1])
 >>> [f.name for f, _ in net.factors]
 ['A', 'B', 'C']
 """

@@ -14,8 +14,8 @@ outer labels through unchanged.
 >>> import numpy as np, ricci
 >>> A, x = ricci.Tensor("A", (2, 2)), ricci.Tensor("x", (2,))
 >>> g = ricci.grad(ricci.einsum("i,ij,j->", x, A, x), x)   # (A + Aᵀ) x
->>> g(A=np.array([[1., 2.], [0., 1.]]), x=np.array([1., 1.]))
-array([5., 3.])
+>>> g(A=np.array([[1., 2.], [3., 4.]]), x=np.array([1., 1.]))
+array([ 7., 13.])
 """
 from .expr import Add, Apply, Contract, Delta, add, contract
 from .primitives import outer_labels
