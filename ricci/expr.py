@@ -382,29 +382,54 @@ def _fold_scalars(factors):
     return scale, kept
 
 
-def _inline_delta_products(factors):
-    """Inline child contractions made only of deltas, so their deltas can be eliminated."""
-    result = []
+def _hoistable(node):
+    """A contraction holding deltas, or nothing at all (a pure broadcast)."""
+    return isinstance(node, Contract) and (not node.factors or any(isinstance(c, Delta) for c in node.children))
+
+
+def _hoist(out, factors, dims):
+    """Pull deltas (and pure broadcasts) out of child contractions into this one.
+
+    A child ``core ⊗ δ`` becomes the factor ``core`` (one shared node) plus
+    the deltas relabelled to this network, so deltas always float to the top
+    where they can be merged away or, in a Jacobian, kept as its structure.
+    Returns ``(scale, factors)``.
+    """
+    result, scale, routed = [], 1.0, set()
     for child, labels in factors:
-        if isinstance(child, Contract) and child.factors and all(isinstance(c, Delta) for c, _ in child.factors):
-            result.extend(_relabel(child, labels))
-        else:
+        coef, inner = 1.0, child
+        if isinstance(child, Add) and child.offset == 0 and len(child.terms) == 1 and _hoistable(child.terms[0][1]):
+            coef, inner = child.terms[0]
+        if not _hoistable(inner):
             result.append((child, labels))
-    return result
-
-
-def _relabel(child, labels):
-    """The factors of contraction ``child`` with its output labels renamed to ``labels``."""
-    mapping = dict(zip(child.out, labels))
-    tag = object()
-    rename = lambda lab: mapping[lab] if lab in mapping else (tag, lab)  # noqa: E731
-    return [(c, tuple(rename(lab) for lab in labs)) for c, labs in child.factors]
+            continue
+        scale *= coef
+        routed.update(labels)
+        mapping, tag = dict(zip(inner.out, labels)), object()
+        name = lambda lab: mapping[lab] if lab in mapping else (tag, lab)  # noqa: E731
+        for lab, dim in enumerate(inner.sizes):
+            dims.setdefault(name(lab), dim)
+        plain = [(c, labs) for c, labs in inner.factors if not isinstance(c, Delta)]
+        deltas = [(c, labs) for c, labs in inner.factors if isinstance(c, Delta)]
+        if plain:
+            carried = {lab for _, labs in plain for lab in labs}
+            in_deltas = {lab for _, labs in deltas for lab in labs}
+            core_out = tuple(lab for lab in inner.out if lab in carried or lab not in in_deltas)
+            core = contract(core_out, plain, dict(enumerate(inner.sizes)))
+            result.append((core, tuple(name(lab) for lab in core_out)))
+        result.extend((c, tuple(name(lab) for lab in labs)) for c, labs in deltas)
+    carried = {lab for _, labs in result for lab in labs}
+    for lab in routed:
+        if lab not in carried and lab not in out:  # summed over a broadcast: its size
+            scale *= dims[lab]
+    return scale, result
 
 
 def _eliminate_deltas(out, factors, sizes):
     """Merge index labels joined by a delta unless both are output indices.
 
-    Returns ``(scale, factors)``; a delta traced on itself contributes its size.
+    Returns ``(scale, factors)``: a delta that was the only carrier of a
+    summed index contributes that index's size (Σ_ab δ_ab = n).
     """
     out_set = set(out)
     scale = 1.0
@@ -415,15 +440,15 @@ def _eliminate_deltas(out, factors, sizes):
             if not isinstance(child, Delta):
                 continue
             a, b = labels
-            if a == b:
-                scale *= child.n
-            elif b not in out_set:
-                factors = _rename(factors, b, a)
+            if b not in out_set or a == b:
+                factors, kept = _rename(factors, b, a), a
             elif a not in out_set:
-                factors = _rename(factors, a, b)
+                factors, kept = _rename(factors, a, b), b
             else:
                 continue
             del factors[pos]
+            if kept not in out_set and not any(kept in labs for _, labs in factors):
+                scale *= child.n
             changed = True
             break
     return scale, factors
@@ -455,14 +480,14 @@ def contract(out, factors, sizes=None):
     shape = tuple(dims[lab] for lab in out)
     if any(isinstance(c, Zeros) for c, _ in factors):
         return Zeros(shape)
-    factors = _inline_delta_products(factors)
+    hoist_scale, factors = _hoist(out, factors, dims)
     trace_scale, factors = _eliminate_deltas(out, factors, dims)
     const_scale, factors = _fold_scalars(factors)
-    scale = trace_scale * const_scale
+    scale = hoist_scale * trace_scale * const_scale
     if scale == 0:
         return Zeros(shape)
-    for child, labels in factors:
-        dims.update((lab, dim) for lab, dim in zip(labels, child.shape))
+    if not factors and not out:
+        return Constant(scale)
     if len(factors) == 1 and factors[0][1] == out and len(set(out)) == len(out):
         node = factors[0][0]
     else:
