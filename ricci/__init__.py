@@ -24,6 +24,7 @@ from .errors import (
 )
 from .evaluate import Cost, cost, evaluate, get_memory_budget, set_memory_budget
 from .expr import Constant, Expr, Tensor
+from .structured import Structured
 from .linalg import det, inv, logdet, trace
 from .nn import cross_entropy, log_softmax, logsumexp, norm, norm2, softmax
 from .primitives import abs, cos, exp, log, power, relu, sigmoid, sign, sin, sqrt, step, tanh
@@ -36,7 +37,7 @@ __all__ = [
     "inv", "det", "logdet", "trace",
     "softmax", "logsumexp", "log_softmax", "cross_entropy", "norm2", "norm",
     "grad", "vjp", "jvp", "jacobian", "hessian", "hvp", "backprop", "forward",
-    "evaluate", "cost", "Cost", "set_memory_budget", "get_memory_budget",
+    "evaluate", "cost", "Cost", "Structured", "set_memory_budget", "get_memory_budget",
     "RicciError", "SubscriptError", "OperandError", "OperandTypeError", "ShapeError",
     "InputError", "MissingInputError", "UnknownInputError", "InputShapeError",
     "NotScalarError", "WrtError", "MemoryBudgetError",

@@ -22,6 +22,7 @@ import opt_einsum
 from .errors import InputError, InputShapeError, MemoryBudgetError, MissingInputError, UnknownInputError
 from .expr import Add, Apply, Constant, Delta, Expr, Tensor, Zeros, _merge_inputs, tensor_name_exists
 from .plan import schedule
+from .structured import Structured, factor
 
 _budget = [2 * 2**30]
 
@@ -244,8 +245,11 @@ def _check_inputs(roots, inputs, shapes_only=False):
     return given, dtype
 
 
-def evaluate(exprs, inputs=None, *, optimize="auto", memory_budget=None, **named_inputs):
+def evaluate(exprs, inputs=None, *, optimize="auto", memory_budget=None, structured=False, **named_inputs):
     """Evaluate one expression or a list of them; shared subexpressions are computed once.
+
+    With ``structured=True``, a result whose network holds deltas between its
+    free indices comes back factored, as a :class:`ricci.Structured`.
 
     >>> import numpy as np, ricci
     >>> W = ricci.Tensor("W", (2, 2))
@@ -257,9 +261,14 @@ def evaluate(exprs, inputs=None, *, optimize="auto", memory_budget=None, **named
     inputs = dict(inputs or {}, **named_inputs)
     arrays, dtype = _check_inputs(roots, inputs)
     arrays = {name: a.astype(dtype, copy=False) for name, a in arrays.items()}
-    prog = program(roots, dtype, optimize)
+    factors = [factor(r) if structured else None for r in roots]
+    cores = [r if f is None else f[0] for r, f in zip(roots, factors)]
+    prog = program(cores, dtype, optimize)
     prog.check_budget(get_memory_budget() if memory_budget is None else memory_budget)
-    results = prog.run(arrays)
+    results = [
+        value if f is None else Structured(value, f[1], f[2], root.shape)
+        for value, f, root in zip(prog.run(arrays), factors, roots)
+    ]
     return results[0] if single else results
 
 

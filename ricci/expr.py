@@ -102,11 +102,13 @@ class Expr:
         return int(np.prod(self.shape, dtype=np.int64))
 
     # -- evaluation -----------------------------------------------------
-    def evaluate(self, inputs=None, *, optimize="auto", memory_budget=None, **named_inputs):
+    def evaluate(self, inputs=None, *, optimize="auto", memory_budget=None, structured=False, **named_inputs):
         """Evaluate to a numpy array.
 
         ``inputs`` maps Tensor names to arrays (keywords work too);
-        ``optimize`` is any opt_einsum path optimizer name.
+        ``optimize`` is any opt_einsum path optimizer name; ``structured=True``
+        returns Jacobians/Hessians with delta structure factored
+        (:class:`ricci.Structured`).
 
         >>> import numpy as np, ricci
         >>> x = ricci.Tensor("x", (3,))
@@ -115,7 +117,9 @@ class Expr:
         """
         from .evaluate import evaluate
 
-        return evaluate(self, inputs, optimize=optimize, memory_budget=memory_budget, **named_inputs)
+        return evaluate(
+            self, inputs, optimize=optimize, memory_budget=memory_budget, structured=structured, **named_inputs
+        )
 
     def __call__(self, inputs=None, **named_inputs):
         return self.evaluate(inputs, **named_inputs)

@@ -1,0 +1,118 @@
+"""Factored results: a dense core times Kronecker deltas.
+
+Many Jacobians and Hessians are mostly identity: ∂²‖UVᵀ − Y‖²/∂U² is
+2 δ_ac (VᵀV)_bd, an m×m identity times a k×k matrix, not an (mk)² array.
+``expr.evaluate(inputs, structured=True)`` returns such a result as a
+:class:`Structured` — the small core and the delta pattern — whenever the
+expression's top-level network holds deltas between its free indices;
+``todense()`` materializes it under the memory budget, and ``dot(v)``
+applies it to a tensor without materializing it.
+
+>>> import numpy as np, ricci
+>>> U, V = ricci.Tensor("U", (1000, 20)), ricci.Tensor("V", (300, 20))
+>>> H = ricci.hessian(ricci.norm2(ricci.einsum("ik,jk->ij", U, V)), U)
+>>> h = H.evaluate({"U": np.ones((1000, 20)), "V": np.ones((300, 20))}, structured=True)
+>>> h.shape, h.core.shape, h.deltas
+((1000, 20, 1000, 20), (20, 20), ((0, 2),))
+"""
+import numpy as np
+import opt_einsum
+
+from .errors import MemoryBudgetError
+from .expr import Add, Contract, Delta, contract
+
+
+def factor(expr):
+    """Split ``expr`` into ``(core expression, core axes, delta axis pairs)``, or None if it has no deltas."""
+    scale, node = 1.0, expr
+    if isinstance(node, Add) and node.offset == 0 and len(node.terms) == 1:
+        scale, node = node.terms[0]
+    if not isinstance(node, Contract) or not any(isinstance(c, Delta) for c in node.children):
+        return None
+    plain = [(c, labs) for c, labs in node.factors if not isinstance(c, Delta)]
+    deltas = [labs for c, labs in node.factors if isinstance(c, Delta)]
+    carried = {lab for _, labs in plain for lab in labs}
+    in_deltas = {lab for labs in deltas for lab in labs}
+    core_out = tuple(lab for lab in node.out if lab in carried or lab not in in_deltas)
+    core = contract(core_out, plain, dict(enumerate(node.sizes))) * scale
+    position = {lab: i for i, lab in enumerate(node.out)}
+    return core, tuple(position[lab] for lab in core_out), tuple((position[a], position[b]) for a, b in deltas)
+
+
+class Structured:
+    """``T[i…] = core[i at core_axes] · Π δ(i_a, i_b)`` for each delta pair ``(a, b)`` of axes."""
+
+    def __init__(self, core, core_axes, deltas, shape):
+        self.core, self.core_axes, self.deltas, self.shape = core, tuple(core_axes), tuple(deltas), tuple(shape)
+
+    @property
+    def ndim(self):
+        return len(self.shape)
+
+    @property
+    def dtype(self):
+        return self.core.dtype
+
+    @property
+    def nbytes(self):
+        """Bytes actually stored (the core)."""
+        return self.core.nbytes
+
+    @property
+    def dense_nbytes(self):
+        """Bytes the materialized tensor would take."""
+        return int(np.prod(self.shape, dtype=np.int64)) * self.core.dtype.itemsize
+
+    def _network(self, extra_axes=()):
+        """Einsum operands and subscripts: the core and one identity per delta."""
+        letters = [opt_einsum.get_symbol(i) for i in range(self.ndim + len(extra_axes))]
+        subscripts = ["".join(letters[a] for a in self.core_axes)]
+        operands = [self.core]
+        for a, b in self.deltas:
+            subscripts.append(letters[a] + letters[b])
+            operands.append(np.eye(self.shape[a], dtype=self.dtype))
+        return subscripts, operands, letters
+
+    def todense(self, memory_budget=None):
+        """The materialized array (refused over the memory budget)."""
+        from .evaluate import _format_bytes, get_memory_budget
+
+        budget = get_memory_budget() if memory_budget is None else memory_budget
+        if self.dense_nbytes > budget:
+            raise MemoryBudgetError(
+                f"materializing this {self.shape} tensor needs {_format_bytes(self.dense_nbytes)}, over the "
+                f"memory budget of {_format_bytes(budget)}; keep it factored (it stores "
+                f"{_format_bytes(self.nbytes)}) and use .dot(v), or raise the budget"
+            )
+        subscripts, operands, letters = self._network()
+        out = "".join(letters[: self.ndim])
+        return opt_einsum.contract(",".join(subscripts) + "->" + out, *operands)
+
+    def __array__(self, dtype=None, copy=None):
+        dense = self.todense()
+        return dense if dtype is None else dense.astype(dtype)
+
+    def dot(self, v):
+        """Contract the trailing ``v.ndim`` axes with ``v`` (e.g. a Hessian-vector product).
+
+        >>> import numpy as np
+        >>> s = Structured(np.array([[2.0]]), (1, 3), ((0, 2),), (3, 1, 3, 1))
+        >>> s.dot(np.ones((3, 1)))[:, 0]
+        array([2., 2., 2.])
+        """
+        v = np.asarray(v)
+        lead = self.ndim - v.ndim
+        if lead < 0 or self.shape[lead:] != v.shape:
+            raise ValueError(f"cannot contract a tensor of shape {self.shape} with one of shape {v.shape}")
+        subscripts, operands, letters = self._network()
+        expression = ",".join(subscripts + ["".join(letters[lead: self.ndim])]) + "->" + "".join(letters[:lead])
+        return opt_einsum.contract(expression, *operands, v)
+
+    def __repr__(self):
+        from .evaluate import _format_bytes
+
+        pairs = ", ".join(f"δ(axis {a}, axis {b})" for a, b in self.deltas)
+        return (
+            f"Structured(shape={self.shape}: core of shape {self.core.shape} on axes {self.core_axes} "
+            f"times {pairs}; stores {_format_bytes(self.nbytes)} instead of {_format_bytes(self.dense_nbytes)})"
+        )
