@@ -376,9 +376,15 @@ class Contract(Expr):
 
 
 def _fold_scalars(factors):
-    """Split 0-d constants off the factor list: returns (scale, factors)."""
+    """Pull scalars out of the factors: 0-d constants and the coefficients of scaled terms.
+
+    Returns ``(scale, factors)``; ``(-X)·Y`` and ``X·(-Y)`` both become ``-(X·Y)``.
+    """
     scale, kept = 1.0, []
     for child, labels in factors:
+        if isinstance(child, Add) and child.offset == 0 and len(child.terms) == 1:
+            coef, child = child.terms[0]
+            scale = scale * coef
         if isinstance(child, Constant) and child.value.ndim == 0:
             scale = scale * child.value.item()
         else:
@@ -484,10 +490,11 @@ def contract(out, factors, sizes=None):
     shape = tuple(dims[lab] for lab in out)
     if any(isinstance(c, Zeros) for c, _ in factors):
         return Zeros(shape)
+    scale, factors = _fold_scalars(factors)
     hoist_scale, factors = _hoist(out, factors, dims)
-    trace_scale, factors = _eliminate_deltas(out, factors, dims)
     const_scale, factors = _fold_scalars(factors)
-    scale = hoist_scale * trace_scale * const_scale
+    trace_scale, factors = _eliminate_deltas(out, factors, dims)
+    scale = scale * hoist_scale * const_scale * trace_scale
     if scale == 0:
         return Zeros(shape)
     if not factors and not out:
@@ -545,8 +552,37 @@ def add(terms, offset=0.0):
         return kept[0][1]
     if offset == 0 and len(kept) == 1 and isinstance(kept[0][1], Constant) and kept[0][1].value.ndim == 0:
         return Constant(kept[0][0] * kept[0][1].value)
+    common = _common_factor(kept) if offset == 0 else None
+    if common is not None:
+        return _factor_out(kept, common, shape)
     key = ("add", kept, offset, shape)
     return _intern(Add, key, tuple(e for _, e in kept), shape, terms=kept, offset=offset)
+
+
+def _common_factor(terms):
+    """A factor on output indices only that every term's contraction holds, or None."""
+    if len(terms) < 2 or not all(isinstance(e, Contract) for _, e in terms):
+        return None
+    n = len(terms[0][1].out)
+    common = None
+    for _, e in terms:
+        here = {(c, labs) for c, labs in e.factors if all(lab < n for lab in labs)}
+        common = here if common is None else common & here
+    return min(common, key=lambda f: (f[0].serial, f[1])) if common else None
+
+
+def _factor_out(terms, common, shape):
+    """Distributivity, a·b + a·c = a·(b + c): the sum shrinks to the indices the rests carry."""
+    n = len(shape)
+    rests = []
+    for coef, e in terms:
+        others = list(e.factors)
+        others.remove(common)
+        rests.append((coef, others, e.sizes))
+    carried = {lab for _, others, _ in rests for _, labs in others for lab in labs if lab < n}
+    out_r = tuple(lab for lab in range(n) if lab in carried)
+    total = add([(coef, contract(out_r, others, dict(enumerate(sizes)))) for coef, others, sizes in rests])
+    return contract(tuple(range(n)), [common, (total, out_r)], dict(enumerate(shape)))
 
 
 # -- primitive applications -------------------------------------------------

@@ -36,7 +36,8 @@ def factor(expr):
     core_out = tuple(lab for lab in node.out if lab in carried or lab not in in_deltas)
     core = contract(core_out, plain, dict(enumerate(node.sizes))) * scale
     position = {lab: i for i, lab in enumerate(node.out)}
-    return core, tuple(position[lab] for lab in core_out), tuple((position[a], position[b]) for a, b in deltas)
+    pairs = sorted(tuple(sorted((position[a], position[b]))) for a, b in deltas)
+    return core, tuple(position[lab] for lab in core_out), tuple(pairs)
 
 
 class Structured:
