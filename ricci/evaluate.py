@@ -21,7 +21,7 @@ import opt_einsum
 
 from .errors import InputError, InputShapeError, MemoryBudgetError, MissingInputError, UnknownInputError
 from .expr import Add, Apply, Constant, Delta, Expr, Tensor, Zeros, _merge_inputs, tensor_name_exists
-from .plan import schedule
+from .plan import absorb_steps, schedule
 from .structured import Structured, factor
 
 _budget = [2 * 2**30]
@@ -46,7 +46,20 @@ def get_memory_budget():
 
 @lru_cache(maxsize=1024)
 def _contraction(subscripts, shapes, optimize):
-    path, info = opt_einsum.contract_path(subscripts, *shapes, shapes=True, optimize=optimize)
+    """Plan once per (subscripts, shapes, optimizer): absorption steps, then opt_einsum's path."""
+    lhs, output = subscripts.split("->")
+    inputs = lhs.split(",")
+    steps, rest = absorb_steps(inputs, output)
+    if len(rest) > 1:
+        size = {lab: dim for labs, shape in zip(inputs, shapes) for lab, dim in zip(labs, shape)}
+        rest_shapes = [tuple(size[lab] for lab in labs) for labs in rest]
+        rest_path, _ = opt_einsum.contract_path(
+            ",".join(rest) + "->" + output, *rest_shapes, shapes=True, optimize=optimize
+        )
+        path = steps + list(rest_path)
+    else:
+        path = steps or [(0,)]
+    _, info = opt_einsum.contract_path(subscripts, *shapes, shapes=True, optimize=path)
     return opt_einsum.contract_expression(subscripts, *shapes, optimize=path), info
 
 

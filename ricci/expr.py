@@ -20,6 +20,7 @@ into coefficients and identical terms are merged.
 >>> (x + x) is (2 * x)
 True
 """
+import hashlib
 import itertools
 import numbers
 import weakref
@@ -58,7 +59,20 @@ def _merge_inputs(children):
     return big if merged is None else merged
 
 
-def _intern(cls, key, children, shape, **attrs):
+def _stable_text(part):
+    if isinstance(part, Expr):
+        return part.fingerprint
+    if isinstance(part, tuple):
+        return "(" + ",".join(_stable_text(p) for p in part) + ")"
+    return repr(part)
+
+
+def _fingerprint(key):
+    """A content hash of a node, the same in every process (orders factors canonically)."""
+    return hashlib.blake2b(_stable_text(key).encode(), digest_size=8).hexdigest()
+
+
+def _intern(cls, key, children, shape, fingerprint_key=None, **attrs):
     node = _interned.get(key)
     if node is not None:
         return node
@@ -66,6 +80,7 @@ def _intern(cls, key, children, shape, **attrs):
     node.shape = shape
     node.children = children
     node.serial = next(_serial)
+    node.fingerprint = _fingerprint(key if fingerprint_key is None else fingerprint_key)
     node.inputs = _merge_inputs(children) if children else _NO_INPUTS
     for name, value in attrs.items():
         setattr(node, name, value)
@@ -87,7 +102,7 @@ class Expr:
     2.0
     """
 
-    __slots__ = ("shape", "children", "serial", "inputs", "__weakref__", "__dict__")
+    __slots__ = ("shape", "children", "serial", "fingerprint", "inputs", "__weakref__", "__dict__")
     __array_ufunc__ = None  # make numpy defer to our operators: array * expr -> Expr
     kind = "expr"
 
@@ -340,7 +355,8 @@ class Constant(Expr):
         if array.dtype.kind == "b":
             array = array.astype(np.float64)
         array.setflags(write=False)
-        return _intern(cls, ("constant", id(array)), (), array.shape, value=array)
+        content = ("constant", array.shape, array.dtype.str, hashlib.blake2b(array.tobytes()).hexdigest())
+        return _intern(cls, ("constant", id(array)), (), array.shape, fingerprint_key=content, value=array)
 
 
 class Zeros(Expr):
@@ -390,6 +406,28 @@ def _fold_scalars(factors):
         else:
             kept.append((child, labels))
     return scale, kept
+
+
+def _is_product(node):
+    """A contraction that sums nothing (a Hadamard or outer product, or a diagonal)."""
+    return isinstance(node, Contract) and all(
+        lab < len(node.out) and not isinstance(c, Delta) for c, labs in node.factors for lab in labs
+    )
+
+
+def _inline_products(factors):
+    """Splice child products into this network: they sum nothing, so no work is repeated
+    beyond element-wise multiplication, and a·(b·c) and (a·b)·c become one node."""
+    if not any(_is_product(c) for c, _ in factors):
+        return factors
+    result = []
+    for child, labels in factors:
+        if _is_product(child):
+            mapping = dict(zip(child.out, labels))
+            result.extend((c, tuple(mapping[lab] for lab in labs)) for c, labs in child.factors)
+        else:
+            result.append((child, labels))
+    return result
 
 
 def _hoistable(node):
@@ -490,9 +528,12 @@ def contract(out, factors, sizes=None):
     shape = tuple(dims[lab] for lab in out)
     if any(isinstance(c, Zeros) for c, _ in factors):
         return Zeros(shape)
+    # Normal form: scalars out, products spliced in, deltas hoisted up (twice,
+    # since a hoisted core can itself be a scaled term or a product), deltas merged.
     scale, factors = _fold_scalars(factors)
-    hoist_scale, factors = _hoist(out, factors, dims)
+    hoist_scale, factors = _hoist(out, _inline_products(factors), dims)
     const_scale, factors = _fold_scalars(factors)
+    factors = _inline_products(factors)
     trace_scale, factors = _eliminate_deltas(out, factors, dims)
     scale = scale * hoist_scale * const_scale * trace_scale
     if scale == 0:
@@ -507,13 +548,19 @@ def contract(out, factors, sizes=None):
 
 
 def _make_contract(out, factors, dims, shape):
+    # Labels are numbered in a canonical factor order (by content, then by how
+    # legs meet the output), so contractions equal up to factor order and index
+    # names are one node; the node keeps the factors in the order given.
+    where = {lab: i for i, lab in enumerate(out)}
+    ordered = sorted(factors, key=lambda f: (f[0].fingerprint, tuple(where.get(lab, -1) for lab in f[1])))
     canon = {}
-    for lab in itertools.chain(out, (lab for _, labs in factors for lab in labs)):
+    for lab in itertools.chain(out, (lab for _, labs in ordered for lab in labs)):
         canon.setdefault(lab, len(canon))
+    relabel = lambda fs: tuple((c, tuple(canon[lab] for lab in labs)) for c, labs in fs)  # noqa: E731
     c_out = tuple(canon[lab] for lab in out)
-    c_factors = tuple((c, tuple(canon[lab] for lab in labs)) for c, labs in factors)
     c_sizes = tuple(dims[lab] for lab in canon)
-    key = ("contract", c_out, c_factors, c_sizes)
+    key = ("contract", c_out, relabel(ordered), c_sizes)
+    c_factors = relabel(factors)
     return _intern(
         Contract, key, tuple(c for c, _ in c_factors), shape, out=c_out, factors=c_factors, sizes=c_sizes
     )
@@ -555,7 +602,7 @@ def add(terms, offset=0.0):
     common = _common_factor(kept) if offset == 0 else None
     if common is not None:
         return _factor_out(kept, common, shape)
-    key = ("add", kept, offset, shape)
+    key = ("add", tuple(sorted(kept, key=lambda t: (t[1].fingerprint, t[0]))), offset, shape)
     return _intern(Add, key, tuple(e for _, e in kept), shape, terms=kept, offset=offset)
 
 
@@ -568,7 +615,7 @@ def _common_factor(terms):
     for _, e in terms:
         here = {(c, labs) for c, labs in e.factors if all(lab < n for lab in labs)}
         common = here if common is None else common & here
-    return min(common, key=lambda f: (f[0].serial, f[1])) if common else None
+    return min(common, key=lambda f: (f[0].fingerprint, f[1])) if common else None
 
 
 def _factor_out(terms, common, shape):

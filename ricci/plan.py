@@ -121,3 +121,35 @@ def schedule(roots):
         steps.append((node, net, deps))
     steps.reverse()
     return steps
+
+
+def absorb_steps(inputs, output):
+    """Pairwise steps that multiply a factor into another whose indices contain its own.
+
+    Such a Hadamard-like step never makes anything bigger than the factor it
+    lands in, and taking them first keeps hyperedges (an index on many
+    factors) from misleading the planner into outer products. Returns
+    ``(steps, remaining inputs)`` in opt_einsum's path convention: each step
+    removes two operands and appends its result.
+
+    >>> absorb_steps(["ab", "a", "a", "ca"], "cb")
+    ([(1, 2), (0, 2)], ['ca', 'ab'])
+    """
+    ops = list(inputs)
+    steps = []
+    while True:
+        best = None
+        for i, small in enumerate(ops):
+            for j, big in enumerate(ops):
+                if i != j and set(small) <= set(big) and len(small) <= len(big):
+                    key = (len(small), len(big), i, j)
+                    best = min(best, key) if best else key
+        if best is None:
+            return steps, ops
+        _, _, i, j = best
+        merged = ops[j]
+        others = [op for k, op in enumerate(ops) if k not in (i, j)]
+        needed = set(output).union(*others) if others else set(output)
+        merged = "".join(lab for lab in dict.fromkeys(merged) if lab in needed)
+        steps.append((min(i, j), max(i, j)))
+        ops = others + [merged]
