@@ -124,8 +124,8 @@ class Program:
                 remaining[dep] -= 1
                 if remaining[dep] == 0 and dep not in pinned:
                     del values[dep]
-        sources = list(arrays.values())
-        return [_as_result(values[r], sources) for r in self.roots]
+        owners = {id(_owner(a)) for a in arrays.values()}
+        return [_as_result(values[r], owners) for r in self.roots]
 
     def _compute(self, node, net, deps, compiled, values, arrays):
         dtype = self.dtype
@@ -164,10 +164,18 @@ def _linear_combination(node, values, dtype):
     return result
 
 
-def _as_result(value, inputs):
+def _owner(array):
+    """The array that owns the memory ``array`` views."""
+    while isinstance(array, np.ndarray) and array.base is not None:
+        array = array.base
+    return array
+
+
+def _as_result(value, input_owners):
     """The user's copy: broadcast views and views of inputs are copied, fresh arrays are not."""
     value = np.asarray(value)
-    return value if _private(value, inputs) else np.array(value)
+    fresh = value.flags.writeable and id(_owner(value)) not in input_owners
+    return value if fresh else np.array(value)
 
 
 def _contract(node, net, compiled, values, dtype):
