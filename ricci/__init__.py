@@ -25,7 +25,7 @@ from .errors import (
 from .evaluate import Cost, cost, evaluate, get_memory_budget, set_memory_budget
 from .expr import Constant, Expr, Tensor
 from .structured import Structured
-from .linalg import det, inv, logdet, trace
+from .linalg import det, inv, logdet, solve, trace
 from .nn import cross_entropy, log_softmax, logsumexp, norm, norm2, softmax
 from .primitives import abs, cos, exp, log, power, relu, sigmoid, sign, sin, sqrt, step, tanh
 
@@ -34,7 +34,7 @@ __version__ = "0.1.0"
 __all__ = [
     "Tensor", "Constant", "Expr", "einsum", "sum",
     "tanh", "exp", "log", "sigmoid", "relu", "step", "sqrt", "abs", "sign", "sin", "cos", "power",
-    "inv", "det", "logdet", "trace",
+    "inv", "det", "logdet", "trace", "solve",
     "softmax", "logsumexp", "log_softmax", "cross_entropy", "norm2", "norm",
     "grad", "vjp", "jvp", "jacobian", "hessian", "hvp", "backprop", "forward",
     "evaluate", "cost", "Cost", "Structured", "set_memory_budget", "get_memory_budget",

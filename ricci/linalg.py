@@ -22,7 +22,7 @@ array([[0.5 , 0.  ],
 import numpy as np
 
 from .errors import ShapeError
-from .expr import apply, as_expr, contract
+from .expr import add, apply, as_expr, contract
 from .primitives import PRIMITIVES, Primitive, outer_labels, register
 
 
@@ -88,7 +88,66 @@ class LogDeterminant(Primitive):
         return contract((), [(inv(node.children[0]), ("a", "b")), (tangents[0], ("b", "a"))])
 
 
-for _primitive in (Inverse(), Determinant(), LogDeterminant()):
+class Solve(Primitive):
+    """``Z = A⁻¹ B`` (or ``A⁻ᵀ B`` when transposed), contracting axis ``axis`` of B.
+
+    The result's axes are A's row index followed by B's other axes, in order.
+    """
+
+    name = "solve"
+
+    def output_shape(self, arg_shapes, params):
+        a, b = arg_shapes
+        axis, _ = params
+        _square([a], "solve")
+        if not b or b[axis] != a[0]:
+            raise ShapeError(f"solve: the matrix has shape {a} but the right-hand side has shape {b}")
+        return (a[0],) + b[:axis] + b[axis + 1:]
+
+    def evaluate(self, values, params):
+        a, b = values
+        axis, transposed = params
+        rhs = np.moveaxis(b, axis, 0)
+        flat = rhs.reshape(rhs.shape[0], -1)
+        return np.linalg.solve(a.T if transposed else a, flat).reshape(rhs.shape)
+
+    @staticmethod
+    def _labels(node):
+        axis, transposed = node.params
+        rest = tuple(range(2, node.children[1].ndim + 1))  # B's other axes
+        b_labels = rest[:axis] + ("k",) + rest[axis:]
+        a_labels = ("k", "r") if transposed else ("r", "k")  # Z_r… = (A⁻¹)_rk B_k… or (A⁻ᵀ)_rk B_k…
+        return a_labels, b_labels, ("r",) + rest
+
+    def vjp(self, node, cotangent, k, needed):
+        # Z = M⁻¹ B with M = A or Aᵀ:  Ḡ_B = M⁻ᵀ Ḡ,  Ḡ_M = −(M⁻ᵀ Ḡ) Zᵀ
+        a, b = node.children
+        a_labels, b_labels, z_labels = self._labels(node)
+        o = outer_labels(k)
+        solved = contract(o + b_labels, [(inv(a), a_labels), (cotangent, o + z_labels)])  # M⁻ᵀ Ḡ, over B's axes
+        if a in needed:
+            m_labels = ("k", "s") if not node.params[1] else ("s", "k")
+            z_as = tuple("s" if lab == "r" else lab for lab in z_labels)
+            yield 0, -contract(o + m_labels, [(solved, o + b_labels), (node, z_as)])
+        if b in needed:
+            yield 1, solved
+
+    def jvp(self, node, tangents):
+        # dZ = M⁻¹ (dB − dM Z)
+        a, b = node.children
+        a_labels, b_labels, z_labels = self._labels(node)
+        ta, tb = tangents
+        terms = []
+        if tb is not None:
+            terms.append((1.0, contract(z_labels, [(inv(a), a_labels), (tb, b_labels)])))
+        if ta is not None:
+            dm = ("k", "s") if not node.params[1] else ("s", "k")
+            dmz = contract(b_labels, [(ta, dm), (node, tuple("s" if lab == "r" else lab for lab in z_labels))])
+            terms.append((-1.0, contract(z_labels, [(inv(a), a_labels), (dmz, b_labels)])))
+        return add(terms)
+
+
+for _primitive in (Inverse(), Determinant(), LogDeterminant(), Solve()):
     register(_primitive)
 
 
@@ -134,3 +193,15 @@ def trace(x):
     x = as_expr(x, "argument of trace")
     _square([x.shape], "trace")
     return contract((), [(x, ("i", "i"))])
+
+
+def solve(a, b):
+    """The solution Z of A Z = B for a square A and B of shape (n,) or (n, …), as numpy.linalg.solve.
+
+    >>> import numpy as np, ricci
+    >>> A, b = ricci.Tensor("A", (2, 2)), ricci.Tensor("b", (2,))
+    >>> ricci.solve(A, b)(A=np.diag([2.0, 4.0]), b=np.ones(2))
+    array([0.5 , 0.25])
+    """
+    a, b = as_expr(a, "matrix of solve"), as_expr(b, "right-hand side of solve")
+    return apply(PRIMITIVES["solve"], [a, b], (0, False))

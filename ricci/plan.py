@@ -17,7 +17,7 @@ evaluator, the cost model, the printer and the network view alike.
 import itertools
 from collections import Counter
 
-from .expr import Add, Constant, Contract, topological_order
+from .expr import Add, Apply, Constant, Contract, apply, topological_order
 
 
 class Network:
@@ -101,24 +101,78 @@ def flatten(root, uses):
     return Network(root.out, factors, sizes, scale)
 
 
+def use_solve(net, uses):
+    """Replace ``inv(X)`` contracted with one other factor by ``solve(X, ·)``.
+
+    Only where the inverse is used nowhere else (so it is never formed) and
+    one of its indices joins exactly one other factor once: ``X⁻¹ B`` becomes
+    ``solve(X, B)`` and ``B X⁻¹`` becomes ``solve(Xᵀ, Bᵀ)``ᵀ — cheaper and more
+    accurate than forming the inverse.
+    """
+    from .linalg import PRIMITIVES as _primitives
+
+    def single_use_inverse(node):
+        return isinstance(node, Apply) and node.primitive.name == "inv" and uses[node] == 1
+
+    factors = list(net.factors)
+    changed, patient = True, True
+    while changed or patient:
+        if not changed:
+            patient = False  # no rewrite left that avoids forming another inverse: allow those
+        changed = False
+        for i, (node, labels) in enumerate(factors):
+            if not single_use_inverse(node):
+                continue
+            if labels[0] == labels[1]:
+                continue
+            for side, lab in ((0, labels[1]), (1, labels[0])):  # contract inv's column, else its row
+                if lab in net.out:
+                    continue
+                partners = [j for j, (_, labs) in enumerate(factors) if j != i and lab in labs]
+                if len(partners) != 1 or factors[partners[0]][1].count(lab) != 1:
+                    continue
+                if patient and single_use_inverse(factors[partners[0]][0]):
+                    continue  # first solve against that inverse's own partner
+                j = partners[0]
+                rhs, rhs_labels = factors[j]
+                axis = rhs_labels.index(lab)
+                solved = apply(_primitives["solve"], [node.children[0], rhs], (axis, side == 1))
+                kept = labels[side]
+                new = (solved, (kept,) + rhs_labels[:axis] + rhs_labels[axis + 1:])
+                factors = [f for k, f in enumerate(factors) if k not in (i, j)] + [new]
+                changed = True
+                break
+            if changed:
+                break
+    return net if factors == net.factors else Network(net.out, factors, net.sizes, net.scale)
+
+
 def schedule(roots):
     """Steps to compute ``roots``: a list of ``(node, network or None, dependencies)``.
 
     Steps come in dependency order; ``network`` is set for contractions.
     """
     order, uses = uses_of(roots)
+    known = set(order)
     wanted = set(roots)
     steps = []
+
+    def add_step(node, net, deps):
+        wanted.update(deps)
+        steps.append((node, net, deps))
+        for dep in deps:  # nodes made by planning (solves) are scheduled right away
+            if dep not in known:
+                known.add(dep)
+                add_step(dep, None, tuple(dict.fromkeys(dep.children)))
+
     for node in reversed(order):
         if node not in wanted:
             continue
         if isinstance(node, Contract):
-            net = flatten(node, uses)
-            deps = tuple(dict.fromkeys(f for f, _ in net.factors))
+            net = use_solve(flatten(node, uses), uses)
+            add_step(node, net, tuple(dict.fromkeys(f for f, _ in net.factors)))
         else:
-            net, deps = None, tuple(dict.fromkeys(node.children))
-        wanted.update(deps)
-        steps.append((node, net, deps))
+            add_step(node, None, tuple(dict.fromkeys(node.children)))
     steps.reverse()
     return steps
 

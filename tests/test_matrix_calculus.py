@@ -281,3 +281,57 @@ def test_printing_is_identical_in_a_fresh_process():
     warm = "import ricci; ricci.Tensor('V', (4, 2)); ricci.Tensor('Z', (3,))\n" + program
     second = subprocess.run([sys.executable, "-c", warm], capture_output=True, text=True, check=True).stdout
     assert first == second and first.strip()
+
+
+# -- solve ---------------------------------------------------------------------------------
+@pytest.mark.parametrize("method", METHODS)
+@pytest.mark.parametrize("rhs_shape", [(3,), (3, 2)])
+def test_solve_derivatives(rhs_shape, method, rng):
+    A, B = ricci.Tensor(fresh_name("A"), (3, 3)), ricci.Tensor(fresh_name("B"), rhs_shape)
+    inputs = {A.name: _well_conditioned(3, rng), B.name: rand(rhs_shape, rng)}
+    ref = lambda d: np.linalg.solve(d[A.name], d[B.name])  # noqa: E731
+    for var in (A, B):
+        check_derivative(method, ricci.solve(A, B), ref, inputs, var, var.name, rng)
+
+
+def test_solve_second_derivatives(rng):
+    A, b = ricci.Tensor(fresh_name("A"), (3, 3)), ricci.Tensor(fresh_name("b"), (3,))
+    L = ricci.norm2(ricci.solve(A, b))
+    inputs = {A.name: _well_conditioned(3, rng), b.name: rand((3,), rng)}
+    expected = fd_jacobian(lambda d: ricci.grad(L, A).evaluate(d), inputs, A.name)
+    assert_close(ricci.hessian(L, A).evaluate(inputs), expected, rtol=1e-5, atol=1e-7)
+
+
+SOLVE_CASES = {
+    "c·A⁻¹·b": ("i,ij,j->", lambda A, B, b, c: c @ np.linalg.inv(A) @ b),
+    "A⁻¹·b": ("ij,j->i", lambda A, B, b, c: np.linalg.solve(A, b)),
+    "b·A⁻¹": ("j,ji->i", lambda A, B, b, c: b @ np.linalg.inv(A)),
+    "A⁻¹·B": ("ij,jk->ik", lambda A, B, b, c: np.linalg.solve(A, B)),
+    "B·A⁻¹": ("ij,jk->ik", lambda A, B, b, c: B @ np.linalg.inv(A)),
+    "tr(A⁻¹B)": ("ij,ji->", lambda A, B, b, c: np.trace(np.linalg.inv(A) @ B)),
+}
+
+
+@pytest.mark.parametrize("case", sorted(SOLVE_CASES))
+def test_inverse_times_something_is_evaluated_by_solve(case, rng):
+    from ricci.plan import schedule
+
+    A, B, b, c = (ricci.Tensor(fresh_name(n), s) for n, s in (("A", (4, 4)), ("B", (4, 4)), ("b", (4,)), ("c", (4,))))
+    subscripts, reference = SOLVE_CASES[case]
+    operands = {"c·A⁻¹·b": (c, ricci.inv(A), b), "A⁻¹·b": (ricci.inv(A), b), "b·A⁻¹": (b, ricci.inv(A)),
+                "A⁻¹·B": (ricci.inv(A), B), "B·A⁻¹": (B, ricci.inv(A)), "tr(A⁻¹B)": (ricci.inv(A), B)}[case]
+    expr = ricci.einsum(subscripts, *operands)
+    functions = [n.primitive.name for n, _, _ in schedule([expr]) if isinstance(n, ricci.expr.Apply)]
+    assert functions == ["solve"]
+    values = {A.name: _well_conditioned(4, rng), B.name: _well_conditioned(4, rng), b.name: rand((4,), rng), c.name: rand((4,), rng)}
+    assert_close(expr.evaluate(values), reference(*(values[t.name] for t in (A, B, b, c))))
+
+
+def test_chained_inverses_are_solved_from_the_vector_side(rng):
+    from ricci.plan import schedule
+
+    A, B, b = ricci.Tensor(fresh_name("A"), (4, 4)), ricci.Tensor(fresh_name("B"), (4, 4)), ricci.Tensor(fresh_name("b"), (4,))
+    expr = ricci.einsum("ij,jk,k->i", ricci.inv(A), ricci.inv(B), b)
+    assert [n.primitive.name for n, _, _ in schedule([expr]) if isinstance(n, ricci.expr.Apply)] == ["solve", "solve"]
+    values = {A.name: _well_conditioned(4, rng), B.name: _well_conditioned(4, rng), b.name: rand((4,), rng)}
+    assert_close(expr.evaluate(values), np.linalg.inv(values[A.name]) @ np.linalg.inv(values[B.name]) @ values[b.name])
