@@ -12,6 +12,7 @@ budget (2 GiB unless changed with :func:`set_memory_budget`).
 [array([2., 2., 2.]), array(3.)]
 """
 import difflib
+import functools
 from collections import Counter, OrderedDict
 from dataclasses import dataclass
 from functools import lru_cache
@@ -63,6 +64,42 @@ def _contraction(subscripts, shapes, optimize):
     return opt_einsum.contract_expression(subscripts, *shapes, optimize=path), info
 
 
+def _as_matmul(subscripts, shapes):
+    """A two-operand contraction that is one matrix product, compiled to transpose-reshape-``@``.
+
+    Returns None unless every index is either free on one side or summed
+    between the two (no traces, diagonals or batch indices).
+
+    >>> f = _as_matmul("ab,cb->ac", ((2, 3), (4, 3)))
+    >>> f(np.ones((2, 3)), np.ones((4, 3))).shape
+    (2, 4)
+    """
+    lhs, out = subscripts.split("->")
+    terms = lhs.split(",")
+    if len(terms) != 2:
+        return None
+    a, b = terms
+    if len(set(a)) != len(a) or len(set(b)) != len(b) or len(set(out)) != len(out):
+        return None
+    summed = [lab for lab in a if lab in b]
+    if any(lab in out for lab in summed) or set(out) != set(a + b) - set(summed):
+        return None
+    size = dict(zip(a, shapes[0]), **dict(zip(b, shapes[1])))
+    a_free = [lab for lab in a if lab not in summed]
+    b_free = [lab for lab in b if lab not in summed]
+    a_perm = tuple(a.index(lab) for lab in a_free + summed)
+    b_perm = tuple(b.index(lab) for lab in summed + b_free)
+    rows, inner, cols = (_size(tuple(size[lab] for lab in group)) for group in (a_free, summed, b_free))
+    product_shape = tuple(size[lab] for lab in a_free + b_free)
+    out_perm = tuple((a_free + b_free).index(lab) for lab in out)
+
+    def matmul(x, y):
+        z = x.transpose(a_perm).reshape(rows, inner) @ y.transpose(b_perm).reshape(inner, cols)
+        return z.reshape(product_shape).transpose(out_perm)
+
+    return matmul
+
+
 def _size(shape):
     return int(np.prod(shape, dtype=np.int64))
 
@@ -74,8 +111,17 @@ def _format_bytes(n):
         n /= 1024
 
 
+# Below this many multiply-adds (the product of all index sizes), one direct
+# numpy.einsum call beats planning pairwise steps: the fixed cost dominates.
+DIRECT_EINSUM_LIMIT = 2**15
+
+
 class Program:
-    """Compiled steps for some expressions at one dtype and optimizer."""
+    """Compiled steps for some expressions at one dtype and optimizer.
+
+    Each step is compiled once into a function of the values computed so far,
+    so a call does no dispatching beyond running them in order.
+    """
 
     def __init__(self, roots, dtype, optimize):
         self.roots, self.dtype = roots, dtype
@@ -83,25 +129,49 @@ class Program:
         self.flops = 0
         self.largest = (0, None)  # (elements, node)
         for node, net, deps in schedule(roots):
-            compiled = None
-            if net is not None and net.factors:
-                subscripts, present = net.subscripts()
-                shapes = tuple(f.shape for f, _ in net.factors)
-                expression, info = _contraction(subscripts, shapes, optimize)
-                compiled = (expression, present)
-                self.flops += int(info.opt_cost)
-                self._note(int(info.largest_intermediate), node)
-            elif isinstance(node, (Add, Apply)):
-                self.flops += node.size * max(1, len(node.children))
+            self.steps.append((node, self._compile(node, net, optimize), deps))
             if not isinstance(node, (Tensor, Constant, Zeros)):
                 self._note(node.size, node)
-            self.steps.append((node, net, deps, compiled))
-        last_use = Counter(d for _, _, deps, _ in self.steps for d in deps)
-        self.uses = last_use
+        self.uses = Counter(d for _, _, deps in self.steps for d in deps)
 
     def _note(self, elements, node):
         if elements > self.largest[0]:
             self.largest = (elements, node)
+
+    def _compile(self, node, net, optimize):
+        dtype = self.dtype
+        if isinstance(node, Tensor):
+            name = node.name
+            return lambda values, arrays: arrays[name]
+        if isinstance(node, Constant):
+            value = node.value
+            value = value.astype(dtype) if value.dtype.kind in "fc" and value.dtype != dtype else value
+            return lambda values, arrays: value
+        if isinstance(node, Zeros):
+            return lambda values, arrays: np.broadcast_to(np.zeros((), dtype), node.shape)
+        if isinstance(node, Delta):
+            return lambda values, arrays: np.eye(node.n, dtype=dtype)
+        if isinstance(node, Apply):
+            self.flops += node.size * len(node.children)
+            evaluate, children, params = node.primitive.evaluate, node.children, node.params
+            return lambda values, arrays: evaluate([values[c] for c in children], params)
+        if isinstance(node, Add):
+            self.flops += node.size * max(1, len(node.terms))
+            return lambda values, arrays: _linear_combination(node, values, dtype)
+        if not net.factors:  # nothing but broadcast indices
+            return lambda values, arrays: np.broadcast_to(np.asarray(net.scale, dtype=dtype), node.shape)
+        subscripts, present = net.subscripts()
+        shapes = tuple(f.shape for f, _ in net.factors)
+        expression, info = _contraction(subscripts, shapes, optimize)
+        self.flops += int(info.opt_cost)
+        self._note(int(info.largest_intermediate), node)
+        gemm = _as_matmul(subscripts, shapes)
+        if gemm is not None:
+            expression = gemm
+        elif _size(tuple(net.sizes[lab] for lab in net.carried())) <= DIRECT_EINSUM_LIMIT:
+            expression = functools.partial(np.einsum, subscripts)
+        factors = [f for f, _ in net.factors]
+        return lambda values, arrays: _finish(node, net, present, expression, [values[f] for f in factors])
 
     def check_budget(self, budget):
         elements, node = self.largest
@@ -118,31 +188,14 @@ class Program:
     def run(self, arrays):
         values, remaining = {}, Counter(self.uses)
         pinned = set(self.roots)
-        for node, net, deps, compiled in self.steps:
-            values[node] = self._compute(node, net, deps, compiled, values, arrays)
+        for node, compute, deps in self.steps:
+            values[node] = compute(values, arrays)
             for dep in deps:
                 remaining[dep] -= 1
                 if remaining[dep] == 0 and dep not in pinned:
                     del values[dep]
         owners = {id(_owner(a)) for a in arrays.values()}
         return [_as_result(values[r], owners) for r in self.roots]
-
-    def _compute(self, node, net, deps, compiled, values, arrays):
-        dtype = self.dtype
-        if isinstance(node, Tensor):
-            return arrays[node.name]
-        if isinstance(node, Constant):
-            value = node.value
-            return value.astype(dtype) if value.dtype.kind in "fc" and value.dtype != dtype else value
-        if isinstance(node, Zeros):
-            return np.broadcast_to(np.zeros((), dtype), node.shape)
-        if isinstance(node, Delta):
-            return np.eye(node.n, dtype=dtype)
-        if isinstance(node, Apply):
-            return node.primitive.evaluate([values[c] for c in node.children], node.params)
-        if isinstance(node, Add):
-            return _linear_combination(node, values, dtype)
-        return _contract(node, net, compiled, values, dtype)
 
 
 def _linear_combination(node, values, dtype):
@@ -178,11 +231,8 @@ def _as_result(value, input_owners):
     return value if fresh else np.array(value)
 
 
-def _contract(node, net, compiled, values, dtype):
-    if compiled is None:  # nothing but broadcast indices
-        return np.broadcast_to(np.asarray(net.scale, dtype=dtype), node.shape)
-    expression, present = compiled
-    operands = [values[f] for f, _ in net.factors]
+def _finish(node, net, present, expression, operands):
+    """Run a contraction, apply its scale, and broadcast indices no factor carries."""
     result = expression(*operands)
     if net.scale != 1:
         if _private(result, operands):

@@ -31,6 +31,10 @@ class Network:
     def __init__(self, out, factors, sizes, scale):
         self.out, self.factors, self.sizes, self.scale = out, factors, sizes, scale
 
+    def carried(self):
+        """The labels some factor carries."""
+        return {lab for _, labs in self.factors for lab in labs}
+
     def letters(self):
         """One einsum letter per label, in order of first appearance (factors first)."""
         from opt_einsum import get_symbol
