@@ -47,20 +47,32 @@ def get_memory_budget():
 
 @lru_cache(maxsize=1024)
 def _contraction(subscripts, shapes, optimize):
-    """Plan once per (subscripts, shapes, optimizer): absorption steps, then opt_einsum's path."""
+    """Plan once per (subscripts, shapes, optimizer).
+
+    Two candidate paths: the optimizer's own, and the optimizer's after
+    absorption steps (which keep hyperedges from misleading it into outer
+    products); the one with fewer FLOPs, then the smaller largest
+    intermediate, wins.
+    """
     lhs, output = subscripts.split("->")
     inputs = lhs.split(",")
-    steps, rest = absorb_steps(inputs, output)
-    if len(rest) > 1:
-        size = {lab: dim for labs, shape in zip(inputs, shapes) for lab, dim in zip(labs, shape)}
-        rest_shapes = [tuple(size[lab] for lab in labs) for labs in rest]
-        rest_path, _ = opt_einsum.contract_path(
-            ",".join(rest) + "->" + output, *rest_shapes, shapes=True, optimize=optimize
-        )
-        path = steps + list(rest_path)
-    else:
-        path = steps or [(0,)]
-    _, info = opt_einsum.contract_path(subscripts, *shapes, shapes=True, optimize=path)
+    candidates = []
+    for absorb in (False, True):
+        steps, rest = absorb_steps(inputs, output) if absorb else ([], inputs)
+        if absorb and not steps:
+            continue
+        if len(rest) > 1:
+            size = {lab: dim for labs, shape in zip(inputs, shapes) for lab, dim in zip(labs, shape)}
+            rest_shapes = [tuple(size[lab] for lab in labs) for labs in rest]
+            rest_path, _ = opt_einsum.contract_path(
+                ",".join(rest) + "->" + output, *rest_shapes, shapes=True, optimize=optimize
+            )
+            path = steps + list(rest_path)
+        else:
+            path = steps or [(0,)]
+        _, info = opt_einsum.contract_path(subscripts, *shapes, shapes=True, optimize=path)
+        candidates.append(((int(info.opt_cost), int(info.largest_intermediate)), path, info))
+    _, path, info = min(candidates, key=lambda c: c[0])
     return opt_einsum.contract_expression(subscripts, *shapes, optimize=path), info
 
 
