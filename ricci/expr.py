@@ -262,6 +262,24 @@ class Expr:
             return add([(_scalar(other), self ** -1)])
         return as_expr(other, "left operand of /") / self
 
+    def __matmul__(self, other):
+        return matmul(self, other)
+
+    def __rmatmul__(self, other):
+        return matmul(other, self)
+
+    @property
+    def T(self):  # noqa: N802 (numpy's name)
+        """The transpose (axes reversed), as numpy's ``.T``."""
+        labels = tuple(range(self.ndim))
+        return contract(labels[::-1], [(self, labels)])
+
+    def sum(self, axis=None):
+        """Sum over ``axis`` (None: all), as :func:`ricci.sum`."""
+        from .einsum import sum as _sum
+
+        return _sum(self, axis)
+
     def __pow__(self, power):
         from .primitives import power as _power
 
@@ -564,6 +582,28 @@ def _make_contract(out, factors, dims, shape):
     return _intern(
         Contract, key, tuple(c for c, _ in c_factors), shape, out=c_out, factors=c_factors, sizes=c_sizes
     )
+
+
+def matmul(a, b):
+    """``a @ b`` for 1-D and 2-D operands, with numpy's rules (vectors are not transposed).
+
+    >>> import numpy as np, ricci
+    >>> A, x = ricci.Tensor("A", (2, 3)), ricci.Tensor("x", (3,))
+    >>> (A @ x).shape, (x @ A.T).shape
+    ((2,), (2,))
+    """
+    a, b = as_expr(a, "left operand of @"), as_expr(b, "right operand of @")
+    if not (1 <= a.ndim <= 2 and 1 <= b.ndim <= 2):
+        raise ShapeError(
+            f"@ takes 1-D or 2-D operands here, got shapes {a.shape} and {b.shape}; write batched "
+            "products with ricci.einsum"
+        )
+    if a.shape[-1] != b.shape[0]:
+        raise ShapeError(f"@ cannot multiply shapes {a.shape} and {b.shape}: {a.shape[-1]} != {b.shape[0]}")
+    left = ("i", "k")[2 - a.ndim:]
+    right = ("k", "j")[: b.ndim]
+    out = left[:-1] + right[1:]
+    return contract(out, [(a, left), (b, right)])
 
 
 def hadamard(*exprs):
