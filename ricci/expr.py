@@ -373,8 +373,12 @@ class Constant(Expr):
         if array.dtype.kind == "b":
             array = array.astype(np.float64)
         array.setflags(write=False)
+        # Equal values are one node, so an expression built twice with np.ones(m) shares its work.
         content = ("constant", array.shape, array.dtype.str, hashlib.blake2b(array.tobytes()).hexdigest())
-        return _intern(cls, ("constant", id(array)), (), array.shape, fingerprint_key=content, value=array)
+        existing = _interned.get(content)
+        if existing is not None and not np.array_equal(existing.value, array):  # a hash collision
+            content = ("constant", id(array))
+        return _intern(cls, content, (), array.shape, value=array)
 
 
 class Zeros(Expr):
@@ -646,14 +650,21 @@ def add(terms, offset=0.0):
     return _intern(Add, key, tuple(e for _, e in kept), shape, terms=kept, offset=offset)
 
 
+def _as_factors(expr):
+    """A term as a contraction: its factors and label sizes (a bare term is its own only factor)."""
+    if isinstance(expr, Contract):
+        return expr.factors, expr.sizes
+    return ((expr, tuple(range(expr.ndim))),), expr.shape
+
+
 def _common_factor(terms):
-    """A factor on output indices only that every term's contraction holds, or None."""
-    if len(terms) < 2 or not all(isinstance(e, Contract) for _, e in terms):
+    """A factor on output indices only that every term holds (at least one term a contraction), or None."""
+    if len(terms) < 2 or not any(isinstance(e, Contract) for _, e in terms):
         return None
-    n = len(terms[0][1].out)
+    n = len(terms[0][1].shape)
     common = None
     for _, e in terms:
-        here = {(c, labs) for c, labs in e.factors if all(lab < n for lab in labs)}
+        here = {(c, labs) for c, labs in _as_factors(e)[0] if all(lab < n for lab in labs)}
         common = here if common is None else common & here
     return min(common, key=lambda f: (f[0].fingerprint, f[1])) if common else None
 
@@ -663,12 +674,15 @@ def _factor_out(terms, common, shape):
     n = len(shape)
     rests = []
     for coef, e in terms:
-        others = list(e.factors)
+        factors, sizes = _as_factors(e)
+        others = list(factors)
         others.remove(common)
-        rests.append((coef, others, e.sizes))
+        rests.append((coef, others, sizes))
     carried = {lab for _, others, _ in rests for _, labs in others for lab in labs if lab < n}
     out_r = tuple(lab for lab in range(n) if lab in carried)
-    total = add([(coef, contract(out_r, others, dict(enumerate(sizes)))) for coef, others, sizes in rests])
+    offset = sum(coef for coef, others, _ in rests if not others)  # a rest of nothing is 1
+    summands = [(coef, contract(out_r, others, dict(enumerate(sizes)))) for coef, others, sizes in rests if others]
+    total = add(summands, offset) if summands else Constant(offset)
     return contract(tuple(range(n)), [common, (total, out_r)], dict(enumerate(shape)))
 
 

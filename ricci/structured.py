@@ -19,25 +19,42 @@ import numpy as np
 import opt_einsum
 
 from .errors import MemoryBudgetError
-from .expr import Add, Contract, Delta, contract
+from .expr import Add, Constant, Contract, Delta, contract
 
 
 def factor(expr):
-    """Split ``expr`` into ``(core expression, core axes, delta axis pairs)``, or None if it has no deltas."""
+    """Split ``expr`` into ``(core expression, core axes, delta axis pairs)``, or None if it has no deltas.
+
+    Indices tied by a delta are one index in the core: ``x_a δ_ab`` is stored
+    as the vector ``x``, not as the matrix ``diag(x)``.
+    """
     scale, node = 1.0, expr
     if isinstance(node, Add) and node.offset == 0 and len(node.terms) == 1:
         scale, node = node.terms[0]
+    if isinstance(node, Delta):
+        return Constant(1.0) * scale, (), ((0, 1),)
     if not isinstance(node, Contract) or not any(isinstance(c, Delta) for c in node.children):
         return None
-    plain = [(c, labs) for c, labs in node.factors if not isinstance(c, Delta)]
     deltas = [labs for c, labs in node.factors if isinstance(c, Delta)]
+    representative = {lab: lab for lab in node.out}
+    for a, b in deltas:  # union of delta-tied indices; the first in output order represents them
+        ra, rb = sorted((_find(representative, a), _find(representative, b)), key=node.out.index)
+        representative[rb] = ra
+    rep = {lab: _find(representative, lab) for lab in node.out}
+    plain = [(c, tuple(rep.get(lab, lab) for lab in labs)) for c, labs in node.factors if not isinstance(c, Delta)]
     carried = {lab for _, labs in plain for lab in labs}
     in_deltas = {lab for labs in deltas for lab in labs}
-    core_out = tuple(lab for lab in node.out if lab in carried or lab not in in_deltas)
+    core_out = tuple(lab for lab in node.out if rep[lab] == lab and (lab in carried or lab not in in_deltas))
     core = contract(core_out, plain, dict(enumerate(node.sizes))) * scale
     position = {lab: i for i, lab in enumerate(node.out)}
     pairs = sorted(tuple(sorted((position[a], position[b]))) for a, b in deltas)
     return core, tuple(position[lab] for lab in core_out), tuple(pairs)
+
+
+def _find(parent, lab):
+    while parent[lab] != lab:
+        lab = parent[lab]
+    return lab
 
 
 class Structured:
@@ -96,6 +113,9 @@ class Structured:
     def dot(self, v):
         """Contract the trailing ``v.ndim`` axes with ``v`` (e.g. a Hessian-vector product).
 
+        Delta-tied axes are merged, so nothing of the dense size is formed
+        unless both ends of a delta stay in the result.
+
         >>> import numpy as np
         >>> s = Structured(np.array([[2.0]]), (1, 3), ((0, 2),), (3, 1, 3, 1))
         >>> s.dot(np.ones((3, 1)))[:, 0]
@@ -105,8 +125,22 @@ class Structured:
         lead = self.ndim - v.ndim
         if lead < 0 or self.shape[lead:] != v.shape:
             raise ValueError(f"cannot contract a tensor of shape {self.shape} with one of shape {v.shape}")
-        subscripts, operands, letters = self._network()
-        expression = ",".join(subscripts + ["".join(letters[lead: self.ndim])]) + "->" + "".join(letters[:lead])
+        letter = [opt_einsum.get_symbol(i) for i in range(self.ndim)]
+        identities = []
+        for a, b in self.deltas:
+            if a < lead and b < lead:  # both in the result: an identity factor of the result's size
+                identities.append((a, b))
+                continue
+            keep, drop = (a, b) if a < lead or b >= lead else (b, a)
+            old, new = letter[drop], letter[keep]
+            letter = [new if lab == old else lab for lab in letter]
+        subscripts = ["".join(letter[a] for a in self.core_axes)]
+        operands = [self.core]
+        for a, b in identities:
+            subscripts.append(letter[a] + letter[b])
+            operands.append(np.eye(self.shape[a], dtype=self.dtype))
+        subscripts.append("".join(letter[lead:]))
+        expression = ",".join(subscripts) + "->" + "".join(letter[:lead])
         return opt_einsum.contract(expression, *operands, v)
 
     def __repr__(self):

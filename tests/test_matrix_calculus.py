@@ -335,3 +335,28 @@ def test_chained_inverses_are_solved_from_the_vector_side(rng):
     assert [n.primitive.name for n, _, _ in schedule([expr]) if isinstance(n, ricci.expr.Apply)] == ["solve", "solve"]
     values = {A.name: _well_conditioned(4, rng), B.name: _well_conditioned(4, rng), b.name: rand((4,), rng)}
     assert_close(expr.evaluate(values), np.linalg.inv(values[A.name]) @ np.linalg.inv(values[B.name]) @ values[b.name])
+
+
+def test_diagonal_jacobians_are_stored_as_vectors(rng):
+    n = 100_000  # dense: 74.5 GiB
+    w, x = ricci.Tensor(fresh_name("w"), (n,)), ricci.Tensor(fresh_name("x"), (n,))
+    values = {w.name: rand((n,), rng), x.name: rand((n,), rng, low=1.0, high=2.0)}
+    cases = {
+        "w + x": (ricci.jacobian(w + x, w), np.ones(n)),
+        "w / x": (ricci.jacobian(w / x, x), -values[w.name] / values[x.name] ** 2),
+        "sin(w) x": (ricci.jacobian(ricci.sin(w) * x, w), np.cos(values[w.name]) * values[x.name]),
+        "w x + w": (ricci.jacobian(w * x + w, w), values[x.name] + 1),
+        "hessian": (ricci.hessian(ricci.einsum("i,i->", ricci.sin(w), x), w), -np.sin(values[w.name]) * values[x.name]),
+    }
+    for name, (expr, diagonal) in cases.items():
+        h = expr.evaluate(values, structured=True)
+        assert h.deltas == ((0, 1),), name
+        assert_close(np.broadcast_to(h.core, (n,)), diagonal, err_msg=name)
+        assert_close(h.dot(np.ones(n)), diagonal, err_msg=name)
+
+
+def test_equal_constants_are_one_node():
+    assert ricci.Constant(np.ones(3)) is ricci.Constant(np.ones(3))
+    assert ricci.Constant(np.ones(3)) is not ricci.Constant(np.ones(3, dtype=np.float32))
+    x = ricci.Tensor(fresh_name("x"), (3,))
+    assert ricci.einsum("i,i->i", x, np.arange(3.0)) is ricci.einsum("i,i->i", x, np.arange(3.0))
