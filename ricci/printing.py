@@ -88,11 +88,15 @@ class _Printer:
             return " ".join(parts), SUM
         if not net.factors:
             return _scaled(net.scale, (f"ones({_shape(node.shape)})", ATOM))
-        subscripts, _ = net.subscripts()
-        out_letters = net.letters()
-        subscripts = subscripts.split("->")[0] + "->" + "".join(out_letters[lab] for lab in net.out)
-        operands = ", ".join(arg(f)[0] for f, _ in net.factors)
-        return _scaled(net.scale, (f'einsum("{subscripts}", {operands})', ATOM))
+        subscripts, present = net.subscripts()
+        letters = net.letters()
+        operands = [arg(f)[0] for f, _ in net.factors]
+        broadcast = [lab for lab in net.out if lab not in present]
+        if broadcast:  # an output index no operand carries: broadcast with a ones vector
+            lhs = subscripts.split("->")[0] + "".join("," + letters[lab] for lab in broadcast)
+            subscripts = lhs + "->" + "".join(letters[lab] for lab in net.out)
+            operands += [f"ones({net.sizes[lab]})" for lab in broadcast]
+        return _scaled(net.scale, (f'einsum("{subscripts}", {", ".join(operands)})', ATOM))
 
     def text(self):
         names = 0
