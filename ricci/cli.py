@@ -276,7 +276,11 @@ def _size(problem, letter, n):
 
 
 def _with_ellipsis(terms, avoid):
-    """Subscript strings; '...' labels are written as ... when each term has them as one right-aligned run."""
+    """Subscript strings (the last one is the output).
+
+    '...' labels are written as ... when each term has them as one
+    right-aligned run and the output holds them all; otherwise as letters.
+    """
     def ok(term):
         runs = [lab for lab in term if isinstance(lab, tuple)]
         if not runs:
@@ -285,7 +289,11 @@ def _with_ellipsis(terms, avoid):
         counts = [lab[1] for lab in runs]
         return term[start:start + len(runs)] == runs and counts == list(range(len(runs), 0, -1))
 
-    if all(ok(t) for t in terms):
+    def run(term):
+        return sum(isinstance(lab, tuple) for lab in term)
+
+    # numpy needs the output's ... to hold every operand's ... dimensions
+    if all(ok(t) for t in terms) and run(terms[-1]) == max(run(t) for t in terms):
         out = []
         for term in terms:
             text, done = "", False
