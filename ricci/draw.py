@@ -87,6 +87,7 @@ def diagram(expr, depth=None, holes=(), max_nodes=60, letters=None, prefer=None)
     graph = nx.MultiGraph(boxes=[], texts=[])
     queue = [(expr, None, letters, "", 0)]  # (expression, parent node key, letters, title, depth)
     opened = {}  # expression -> box id (shared parts are opened once)
+    used = set()  # index letters drawn so far: a frame's own summed indices get new ones
     count = 0
     while queue:
         sub, parent, letters, title, level = queue.pop(0)
@@ -105,7 +106,8 @@ def diagram(expr, depth=None, holes=(), max_nodes=60, letters=None, prefer=None)
             if term is None:  # the constant offset of a sum
                 graph.add_node((box, panel, "offset"), kind="number", label=sign[1], box=box, panel=panel)
                 continue
-            sub_graph = network(term, letters=letters, uses=uses, prefer=prefer)
+            sub_graph = network(term, letters=letters, uses=uses, prefer=prefer, avoid=used)
+            used.update(d["index"] for _, _, d in sub_graph.edges(data=True))
             for key, data in sub_graph.nodes(data=True):
                 node_key = (box, panel, key)
                 attrs = {k: v for k, v in data.items() if k not in ("label", "kind")}
@@ -325,7 +327,24 @@ def _layout_component(sub, ordered):
     raw = nx.spring_layout(sub, pos=init, seed=7, iterations=300)
     lengths = [math.dist(raw[u], raw[v]) for u, v in sub.edges()]
     scale = _SPACING / (sum(lengths) / len(lengths)) if lengths and sum(lengths) > 0 else 1.0
-    return {k: (float(raw[k][0]) * scale, float(raw[k][1]) * scale) for k in ordered}
+    return _landscape({k: (float(raw[k][0]) * scale, float(raw[k][1]) * scale) for k in ordered}, ordered)
+
+
+def _landscape(pos, ordered):
+    """Turn a layout so that its long axis is horizontal and the first tensor is on the left."""
+    cx = sum(p[0] for p in pos.values()) / len(pos)
+    cy = sum(p[1] for p in pos.values()) / len(pos)
+    sxx = sum((p[0] - cx) ** 2 for p in pos.values())
+    syy = sum((p[1] - cy) ** 2 for p in pos.values())
+    sxy = sum((p[0] - cx) * (p[1] - cy) for p in pos.values())
+    angle = 0.5 * math.atan2(2 * sxy, sxx - syy)  # the principal axis
+    cos, sin = math.cos(-angle), math.sin(-angle)
+    turned = {k: ((p[0] - cx) * cos - (p[1] - cy) * sin, (p[0] - cx) * sin + (p[1] - cy) * cos)
+              for k, p in pos.items()}
+    inputs = [k for k in ordered if k in turned]
+    if turned[inputs[0]][0] > 0:  # first operand on the left
+        turned = {k: (-p[0], p[1]) for k, p in turned.items()}
+    return {k: (round(p[0], 9), round(p[1], 9)) for k, p in turned.items()}
 
 
 def _chain_start(sub, ends, ordered):
