@@ -1,0 +1,35 @@
+"""Regenerate docs/rnn_grad.png, the README's drawing of the RNN-cell gradient.
+
+    python scripts/make_readme_figure.py
+
+The drawing is deterministic: running the script again gives the same file.
+"""
+import os
+import sys
+
+import numpy as np
+
+import ricci
+from ricci.demo import rnn_cell
+from ricci.draw import draw
+from ricci.notation import to_matrix
+
+OUT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "docs", "rnn_grad.png")
+
+
+def main(path=OUT):
+    nc, nx, m = 8, 4, 2
+    L, Wx, (Wc, _, b, c_prev, x, _) = rnn_cell(nc, nx, m)
+    # c as the demo builds it (expressions are interned: this is the same node)
+    c = ricci.tanh(ricci.einsum("ij,jb->ib", Wc, c_prev) + ricci.einsum("ij,jb->ib", Wx, x)
+                   + ricci.einsum("i,b->ib", b, np.ones(m)))
+    g = ricci.grad(L, Wx)
+    title = f"∂L/∂W_x = {to_matrix(g, names={'c': c})},   c = {to_matrix(c)}"
+    path = os.path.normpath(path)
+    draw(g, path, title=title)
+    print(f"wrote {path}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(*sys.argv[1:]))
