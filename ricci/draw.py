@@ -24,9 +24,9 @@ import textwrap
 import networkx as nx
 
 from .errors import RicciError
-from .expr import Add, Apply, Contract, Expr, Tensor, topological_order
+from .expr import Add, Apply, Contract, Delta, Expr, Tensor, topological_order
 from .network import network
-from .notation import short_formula
+from .notation import matrix_or_none, short_formula
 from .plan import uses_of
 
 __all__ = ["diagram", "draw", "draw_derivative", "to_dot", "to_svg", "DrawError"]
@@ -190,6 +190,8 @@ def _node_label(node, uses):
         return _function_label(_chain(node, uses)[0])
     if isinstance(node, Add):
         return _skeleton(node, uses)
+    if isinstance(node, Delta):
+        return "δ"
     return short_formula(node, limit=12)
 
 
@@ -202,8 +204,8 @@ def _skeleton(node, uses, limit=16):
         elif isinstance(term, Apply):
             text = _function_label(_chain(term, uses)[0])
         else:
-            text = short_formula(term, limit=8)
-            text = text if len(text) <= 8 and " " not in text else "(·)"
+            text = matrix_or_none(term)
+            text = text if text is not None and len(text) <= 8 and " " not in text else "(·)"
         if abs(coef) != 1:
             text = f"{_num(abs(coef))}·{text}"
         sign = "−" if coef < 0 else "+"
@@ -353,7 +355,7 @@ def _chain_start(sub, ends, ordered):
 
 
 def _place_legs(graph, keys, pos):
-    """Free legs point away from the network; several legs on one node fan out."""
+    """Free legs leave their tensor through the widest gap between its edges; several legs fan out."""
     opens = [k for k in keys if graph.nodes[k]["kind"] == "open"]
     if not pos:
         for i, k in enumerate(opens):
@@ -364,22 +366,12 @@ def _place_legs(graph, keys, pos):
     by_anchor = {}
     for k in opens:
         anchors = [n for n in graph.neighbors(k) if n in pos]
-        anchor = anchors[0] if anchors else None
-        by_anchor.setdefault(anchor, []).append(k)
+        by_anchor.setdefault(anchors[0] if anchors else None, []).append(k)
     placed = []
     for anchor, legs in by_anchor.items():
+        legs = sorted(legs, key=lambda k: graph.nodes[k].get("position", 0))
         ax, ay = pos[anchor] if anchor is not None else (cx, cy)
-        base = _outward(graph, anchor, pos, (cx, cy), len(legs))
-        spread = math.radians(40 if len(legs) > 1 else 0)
-        for i, k in enumerate(sorted(legs, key=lambda k: graph.nodes[k].get("position", 0))):
-            if len(legs) == 1:
-                angle = base
-            elif base is None:
-                angle = math.pi - 2 * math.pi * i / len(legs)
-            else:
-                angle = base + spread * (i - (len(legs) - 1) / 2)
-            if base is None and len(legs) == 1:
-                angle = math.pi
+        for k, angle in zip(legs, _leg_angles(graph, anchor, pos, (cx, cy), len(legs))):
             length = _LEG
             point = (ax + length * math.cos(angle), ay + length * math.sin(angle))
             while any(math.dist(point, q) < 0.55 for q in placed + list(pos.values())) and length < 4:
@@ -389,26 +381,27 @@ def _place_legs(graph, keys, pos):
             placed.append(point)
 
 
-def _outward(graph, anchor, pos, centre, n_legs):
-    """The direction (an angle) pointing away from the anchor's neighbours, or None to fan out."""
+def _leg_angles(graph, anchor, pos, centre, n):
+    """Angles for ``n`` legs of ``anchor``: spread in the widest gap between its edges."""
     if anchor is None:
-        return None
-    neighbours = [n for n in graph.neighbors(anchor) if n in pos and n != anchor]
-    dx = dy = 0.0
-    for n in neighbours:
-        ux, uy = pos[anchor][0] - pos[n][0], pos[anchor][1] - pos[n][1]
-        norm = math.hypot(ux, uy) or 1.0
-        dx, dy = dx + ux / norm, dy + uy / norm
-    if math.hypot(dx, dy) < 1e-6:
-        if not neighbours:  # a lone tensor: away from the others, or fan out
-            ux, uy = pos[anchor][0] - centre[0], pos[anchor][1] - centre[1]
-            return math.atan2(uy, ux) if math.hypot(ux, uy) > 1e-6 else None
-        # the middle of a chain: away from the centre, or downwards
-        ux, uy = pos[anchor][0] - centre[0], pos[anchor][1] - centre[1]
-        if math.hypot(ux, uy) < 1e-6 or abs(uy) < 1e-6:
-            return -math.pi / 2
-        return math.atan2(uy, ux)
-    return math.atan2(dy, dx)
+        return [math.pi - 2 * math.pi * i / n for i in range(n)]
+    here = pos[anchor]
+    edges = sorted({round(math.atan2(pos[m][1] - here[1], pos[m][0] - here[0]), 9) % (2 * math.pi)
+                    for m in graph.neighbors(anchor) if m in pos and m != anchor})
+    if not edges:  # a lone tensor: away from the rest of the drawing, or all around
+        ux, uy = here[0] - centre[0], here[1] - centre[1]
+        if math.hypot(ux, uy) < 1e-6:
+            return [math.pi - 2 * math.pi * i / n for i in range(n)] if n > 1 else [math.pi]
+        base, gap = math.atan2(uy, ux), math.pi
+        return [base + gap * ((i + 1) / (n + 1) - 0.5) for i in range(n)]
+    gaps = []
+    for i, start in enumerate(edges):
+        end = edges[(i + 1) % len(edges)] + (2 * math.pi if i + 1 == len(edges) else 0)
+        # widest first; among equal gaps prefer one pointing down, then left
+        middle = (start + end) / 2
+        gaps.append((-(round(end - start, 6)), round(math.sin(middle), 6), round(math.cos(middle), 6), start, end))
+    _, _, _, start, end = min(gaps)
+    return [start + (end - start) * (i + 1) / (n + 1) for i in range(n)]
 
 
 # ---------------------------------------------------------------------------

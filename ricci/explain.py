@@ -76,6 +76,8 @@ class _Names:
         if isinstance(expr, Tensor):
             return expr.name
         if isinstance(expr, Constant):
+            if expr in self.names:
+                return self.names[expr]
             value = expr.value
             if value.ndim == 0:
                 return _number(value.item())
@@ -159,7 +161,12 @@ def explain(expr, wrt, cotangent=None, width=100):
     root_name = "L" if expr.ndim == 0 else "y"
     count = 0
     forward = []
+    constants = 0
     for node in order:
+        if isinstance(node, Constant) and node.value.ndim and not (node.value == 1).all():
+            constants += 1
+            names.names[node] = f"C{constants}"
+            forward.append(f"  C{constants} = <constant of shape {node.shape}>")
         if isinstance(node, (Tensor, Constant, Delta, Zeros)):
             continue
         if node is expr:

@@ -27,7 +27,8 @@ from .expr import Add, Apply, Constant, Contract, Delta, Expr, Tensor, Zeros
 from .plan import Network, flatten, uses_of
 from .printing import to_text
 
-__all__ = ["to_einsum", "to_latex", "to_matrix", "index_notation", "short_formula", "NotationError"]
+__all__ = ["to_einsum", "to_latex", "to_matrix", "index_notation", "matrix_or_none", "short_formula",
+           "NotationError"]
 
 
 class NotationError(RicciError, ValueError):
@@ -85,6 +86,7 @@ _LATEX_FUNCTIONS = {
     "sigmoid": r"\sigma", "relu": r"\operatorname{relu}", "step": r"\operatorname{step}",
     "sign": r"\operatorname{sign}",
 }
+_AXIS_PARAM = ("softmax", "logsumexp", "log_softmax")  # primitives whose parameter is an axis
 _SUPERSCRIPTS = str.maketrans("0123456789-.", "⁰¹²³⁴⁵⁶⁷⁸⁹⁻·")
 
 
@@ -235,6 +237,8 @@ class _Index:
             fn = {"det": r"\det", "logdet": r"\log\det"}[name] if self.latex else {"det": "det", "logdet": "log det"}[name]
             return f"{fn}{self.paren(inner)}", 0
         params = ", ".join(_number(p) if isinstance(p, (int, float)) else str(p) for p in node.params)
+        if name in _AXIS_PARAM and params:
+            params = f"axis={params}"
         fn = rf"\operatorname{{{name}}}" if self.latex else name
         text = f"{fn}{self.paren(inner + (', ' + params if params else ''))}"
         return (self.paren(text) + self.indices(letters) if letters else text), 0
@@ -1038,6 +1042,19 @@ def to_matrix(expr, names=None, strict=False, latex=False):
     return main + "  where " + ", ".join(f"{n} = {d}" for n, d in defs)
 
 
+def matrix_or_none(expr):
+    """The matrix notation of ``expr`` with shared parts written out, or None if it has none.
+
+    >>> import ricci
+    >>> matrix_or_none(ricci.Tensor("T", (2, 2, 2))) is None
+    True
+    """
+    try:
+        return _Matrix([expr]).render_inline(expr)
+    except (_NotMatrix, RecursionError):
+        return None
+
+
 def short_formula(expr, limit=24):
     """A short one-line label for ``expr`` (for drawings): its matrix notation, or its kind.
 
@@ -1049,11 +1066,7 @@ def short_formula(expr, limit=24):
     """
     if isinstance(expr, Tensor):
         return expr.name
-    try:
-        m = _Matrix([expr])
-        text = m.render_inline(expr)
-    except (_NotMatrix, RecursionError):
-        text = None
+    text = matrix_or_none(expr)
     if text is not None and len(text) <= limit:
         return text
     if isinstance(expr, Apply):

@@ -272,3 +272,21 @@ def test_svg_for_jupyter():
     svg = to_svg(A)
     assert svg._repr_svg_() == svg
     assert ET.fromstring(svg.encode()).tag.endswith("svg")
+
+
+def test_jacobian_delta_is_drawn_as_delta():
+    (A,) = tensors("A", (2, 3))
+    d = diagram(ricci.jacobian(ricci.tanh(A), A))
+    assert labels(d, "delta") == ["δ", "δ"]
+
+
+def test_readme_figure_script(tmp_path):
+    import importlib.util
+    import pathlib
+
+    path = pathlib.Path(__file__).resolve().parent.parent / "scripts" / "make_readme_figure.py"
+    spec = importlib.util.spec_from_file_location("make_readme_figure", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    assert module.main(str(tmp_path / "rnn.png")) == 0
+    assert (tmp_path / "rnn.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
