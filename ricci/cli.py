@@ -324,7 +324,8 @@ def _with_ellipsis(terms, avoid):
 # ---------------------------------------------------------------------------
 def _draw(subscripts, output, grad_text, shapes_text):
     import ricci
-    from . import draw as drawing
+    # the module, even once the package exports a function named draw
+    from .draw import _dot_from_diagram, diagram, draw, draw_derivative
 
     problem = _Problem(subscripts, shapes_text)
     ext = os.path.splitext(output)[1].lower()
@@ -338,19 +339,18 @@ def _draw(subscripts, output, grad_text, shapes_text):
     sizes = problem.given_shapes
     if grad_text is None:
         if ext == ".dot":
-            _write(output, drawing._dot_from_diagram(drawing.diagram(problem.expr, letters=letters, prefer=prefer),
-                                                     sizes))
+            _write(output, _dot_from_diagram(diagram(problem.expr, letters=letters, prefer=prefer), sizes))
         else:
-            drawing.draw(problem.expr, output, sizes=sizes, letters=letters, prefer=prefer)
+            draw(problem.expr, output, sizes=sizes, letters=letters, prefer=prefer)
         return f"wrote {output}"
     k = problem.operand(grad_text, "--grad operand")
     wrt = problem.tensors[k]
     cotangent = problem.cotangent if problem.expr.ndim else None
     if ext == ".dot":
         result = ricci.vjp(problem.expr, wrt, cotangent) if cotangent is not None else ricci.grad(problem.expr, wrt)
-        _write(output, drawing._dot_from_diagram(drawing.diagram(result, prefer=prefer), sizes))
+        _write(output, _dot_from_diagram(diagram(result, prefer=prefer), sizes))
     else:
-        drawing.draw_derivative(problem.expr, wrt, output, cotangent=cotangent, sizes=sizes, prefer=prefer)
+        draw_derivative(problem.expr, wrt, output, cotangent=cotangent, sizes=sizes, prefer=prefer)
     return f"wrote {output} (the derivative with respect to operand {k}, {wrt.name})"
 
 
