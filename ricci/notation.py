@@ -24,7 +24,7 @@ import numpy as np
 
 from .errors import RicciError
 from .expr import Add, Apply, Constant, Contract, Delta, Expr, Tensor, Zeros
-from .plan import Network, flatten, uses_of
+from .plan import flatten, uses_of
 from .printing import to_text
 
 __all__ = ["to_einsum", "to_latex", "to_matrix", "index_notation", "matrix_or_none", "short_formula",
