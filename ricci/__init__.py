@@ -24,6 +24,8 @@ from .errors import (
 )
 from .evaluate import Cost, cost, evaluate, get_memory_budget, set_memory_budget
 from .expr import Constant, Expr, Tensor
+from .draw import draw, draw_derivative
+from .explain import explain
 from .structured import Structured
 from .linalg import det, inv, logdet, solve, trace
 from .nn import cross_entropy, log_softmax, logsumexp, norm, norm2, softmax
@@ -37,7 +39,8 @@ __all__ = [
     "inv", "det", "logdet", "trace", "solve",
     "softmax", "logsumexp", "log_softmax", "cross_entropy", "norm2", "norm",
     "grad", "vjp", "jvp", "jacobian", "hessian", "hvp", "backprop", "forward",
-    "evaluate", "cost", "Cost", "Structured", "set_memory_budget", "get_memory_budget",
+    "evaluate", "cost", "Cost", "Structured",
+    "draw", "draw_derivative", "explain", "set_memory_budget", "get_memory_budget",
     "RicciError", "SubscriptError", "OperandError", "OperandTypeError", "ShapeError",
     "InputError", "MissingInputError", "UnknownInputError", "InputShapeError",
     "NotScalarError", "WrtError", "MemoryBudgetError",

@@ -16,7 +16,7 @@ array([1., 1., 1.])
 """
 import numpy as np
 
-from .expr import Zeros, add, apply, as_expr, contract
+from .expr import Apply, Zeros, add, apply, as_expr, contract
 
 PRIMITIVES = {}
 
@@ -174,4 +174,6 @@ def power(x, p):
         return x
     if p == 0:
         return add([(1.0, Zeros(x.shape))], offset=1.0)
+    if isinstance(x, Apply) and x.primitive.name == "power" and float(p).is_integer() and float(x.params[0]).is_integer():
+        return power(x.children[0], x.params[0] * p)  # (x**m)**n = x**(m·n) for integers, for every real x
     return PRIMITIVES["power"](x, p)

@@ -16,7 +16,7 @@ import numpy as np
 from .expr import Add, Apply, Constant, Delta, Tensor, Zeros
 from .plan import schedule
 
-ATOM, PRODUCT, SUM = 0, 1, 2  # precedence of a rendered piece
+ATOM, POWER, PRODUCT, SUM = 0, 1, 2, 3  # precedence of a rendered piece (Python's)
 
 
 def _number(value):
@@ -72,7 +72,7 @@ class _Printer:
             return self.leaf(node)
         if isinstance(node, Apply):
             if node.primitive.name == "power":
-                return f"{_wrap(arg(node.children[0]), ATOM)}**{_number(node.params[0])}", ATOM
+                return f"{_wrap(arg(node.children[0]), ATOM)}**{_number(node.params[0])}", POWER
             args = ", ".join(arg(c)[0] for c in node.children)
             params = "".join(f", {_number(p)}" for p in node.params)
             return f"{node.primitive.name}({args}{params})", ATOM

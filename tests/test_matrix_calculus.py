@@ -360,3 +360,13 @@ def test_equal_constants_are_one_node():
     assert ricci.Constant(np.ones(3)) is not ricci.Constant(np.ones(3, dtype=np.float32))
     x = ricci.Tensor(fresh_name("x"), (3,))
     assert ricci.einsum("i,i->i", x, np.arange(3.0)) is ricci.einsum("i,i->i", x, np.arange(3.0))
+
+
+def test_printed_powers_read_back_as_python(rng):
+    y = ricci.Tensor(fresh_name("y"), (3,))
+    v = rand((3,), rng, low=0.5, high=2.0)
+    for expr, expected in [((y**2) ** 0.5, np.abs(v)), ((y**0.5) ** 2, v), ((y**2) ** -1, v**-2), (-(y**2), -(v**2))]:
+        text = str(expr)
+        value = eval(text, {"__builtins__": {}}, {y.name: v})  # the printed form is Python for numpy arrays
+        assert_close(value, expected, err_msg=text)
+        assert_close(expr.evaluate({y.name: v}), expected, err_msg=text)
