@@ -395,7 +395,8 @@ def print_model(model, depths, results, methods):
             print(f"{m}: ERROR {r['error']}")
         slope, lo, hi = r.get("slope"), r.get("fit_lo"), r.get("fit_hi")
         if slope is not None:
-            kind = "linear" if slope <= LINEAR_SLOPE else "superlinear"
+            kind = ("superlinear" if slope > LINEAR_SLOPE else "linear" if slope >= 0.8
+                    else "sublinear over this range: a fixed cost dominates")
             print(f"{m}: growth exponent {slope:.2f} over depths {lo}..{hi} ({kind})")
         if r.get("stopped"):
             print(f"{m}: stopped increasing the depth: {r['stopped']}")
