@@ -47,8 +47,17 @@ their own fresh child process (this script with a hidden ``--child`` flag),
 one after the other, so that no library's thread pool spins next to
 another's (on a 2-core machine XLA's or torch's idle workers slowed numpy
 calls in the same process up to 100x). In the jax and torch children numpy
-only computes the references, with one BLAS thread. ``--threads N`` fixes
-the thread count of every library (and pins the children to N CPUs).
+only computes the references, with one BLAS thread.
+
+Threads: every library runs single-threaded by default (``--threads 1``:
+OMP/OPENBLAS/MKL_NUM_THREADS=1, XLA's intra-op parallelism off, torch 1
+thread). On the 2-vCPU machine the committed
+results come from, 2-thread OpenBLAS calls on small matrices were bimodal
+(0.2 ms or 16 ms for the same call, whenever anything else ran), while one
+thread gave stable times that were also the fastest; all methods get the same
+single core, so the comparison stays fair. ``--threads 0`` uses each
+library's own default, ``--threads N`` N threads (children pinned to N CPUs
+when fewer than all, which also caps XLA's pool).
 
 Timing: the first call of each method produces the result that is checked;
 fast methods (first call < 1 s) then get ``--repeat`` repeats of enough calls
@@ -719,15 +728,16 @@ def spawn_group(group, opts):
         if opts.threads == 1:
             env["XLA_FLAGS"] = (env.get("XLA_FLAGS", "") + " --xla_cpu_multi_thread_eigen=false"
                                 " intra_op_parallelism_threads=1").strip()
-        cpus = sorted(os.sched_getaffinity(0))[: opts.threads] if hasattr(os, "sched_getaffinity") else None
-        if cpus:
+        available = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else []
+        if 1 < opts.threads < len(available):  # caps pools that ignore the variables (XLA's)
+            cpus = available[: opts.threads]
             preexec = lambda: os.sched_setaffinity(0, cpus)  # noqa: E731
     if group != "numpy":  # numpy only computes the references there: keep its BLAS threads out of the way
         env["OPENBLAS_NUM_THREADS"] = "1"
     cmd = [sys.executable, str(Path(__file__).resolve()), "--child", group, "--sizes", opts.sizes,
            "--repeat", str(opts.repeat), "--budget-gib", str(opts.budget_gib),
            "--check-budget-gib", str(opts.check_budget_gib), "--time-budget", str(opts.time_budget),
-           "--seed", str(opts.seed)] + (["--threads", str(opts.threads)] if opts.threads else [])
+           "--seed", str(opts.seed), "--threads", str(opts.threads)]
     try:
         proc = subprocess.run(cmd, stdout=subprocess.PIPE, text=True, cwd=str(ROOT), env=env,
                               timeout=CHILD_TIMEOUT_S, preexec_fn=preexec)
@@ -998,9 +1008,9 @@ def main(argv=None):
     p.add_argument("--time-budget", type=float, default=20.0,
                    help="seconds: skip a peer at larger sizes once it took longer than this")
     p.add_argument("--seed", type=int, default=0, help="seed of the random inputs")
-    p.add_argument("--threads", type=int, default=None,
-                   help="threads for every method (BLAS, OpenMP, XLA, torch; children pinned to that many "
-                        "CPUs); default: each library's own default")
+    p.add_argument("--threads", type=int, default=1,
+                   help="threads for every method (BLAS, OpenMP, XLA, torch); default 1, "
+                        "0 = each library's own default (see the module docstring)")
     p.add_argument("--out", type=Path, default=None, help="JSON output path")
     p.add_argument("--child", choices=list(GROUP_METHODS), help=argparse.SUPPRESS)
     args = p.parse_args(argv)
