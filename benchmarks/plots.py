@@ -1,7 +1,8 @@
 """Plots of the benchmark results (matplotlib, Agg), regenerated from the JSON files alone.
 
     memory_vs_size.png       peak memory of dL/dW_x per method vs (n_c, n_x, m), log-log;
-                             hollow markers / dashed lines: predicted bytes of methods not run
+                             hollow markers / dashed lines: predicted bytes of methods not run;
+                             RSS figures under 0.5 MiB (noise level) are left out
     time_vs_size.png         median time per call vs size, log-log
     derivation_vs_depth.png  time to derive vs depth (MLP layers, RNN steps), log-log,
                              with a slope-1 (linear) guide
@@ -25,6 +26,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS_DIR = ROOT / "benchmarks" / "results"
 MiB = 2.0**20
+RSS_FLOOR = 2**19  # RSS deltas below 0.5 MiB are noise and are not plotted
 
 STYLE = {  # method -> (color, marker)
     "handwritten": ("black", "o"),
@@ -76,6 +78,8 @@ def plot_memory(data, path):
             if not r:
                 continue
             if r.get("run") and r.get("peak_bytes"):
+                if r.get("measure") == "rss" and r["peak_bytes"] < RSS_FLOOR:
+                    continue  # noise level, see rnn_memory.RSS_FLOOR
                 measured.append((x, r["peak_bytes"] / MiB))
             elif not r.get("run") and r.get("predicted_bytes"):
                 predicted.append((x, r["predicted_bytes"] / MiB))
@@ -92,7 +96,8 @@ def plot_memory(data, path):
     ax.axhline(16 * 1024, color="gray", linestyle=":", linewidth=1)
     ax.text(xs[-1], 16 * 1024 * 1.3, "16 GiB", color="gray", fontsize=8, ha="right")
     ax.set_ylabel("peak memory of one gradient call [MiB]")
-    ax.set_title("RNN cell dL/dW_x: peak memory (hollow = predicted, not run)")
+    ax.set_title("RNN cell dL/dW_x: peak memory (hollow = predicted, not run;\n"
+                 "RSS values under 0.5 MiB are noise and not drawn)", fontsize=11)
     ax.legend(fontsize=8, loc="upper left")
     fig.tight_layout()
     fig.savefig(path, dpi=110)
