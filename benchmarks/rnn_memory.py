@@ -530,10 +530,12 @@ def summarize(records):
                          f"handwritten takes {met_sizes[0]['methods']['handwritten']['median_s'] * 1e3:.2f} ms, "
                          "it is amortised") if met_sizes else ""
             lines.append(f"  why: where missed, the handwritten formula takes only {min(hw_times):.0f}-"
-                         f"{max(hw_times):.0f} us, and ricci adds {min(extras):.0f}-{max(extras):.0f} us of "
-                         "Python-level work per call (validating inputs, the cached-plan lookup, dispatching "
-                         "each step of the derived DAG through opt_einsum/numpy, materialising b 1^T instead of "
-                         f"broadcasting){amortised}; run --profile --sizes NCxNXxM for the breakdown")
+                         f"{max(hw_times):.0f} us, and ricci adds {min(extras):.0f}-{max(extras):.0f} us per "
+                         "call: Python-level work (validating inputs, the cached-plan lookup, dispatching each "
+                         "step of the derived DAG), materialising b 1^T instead of broadcasting, and the final "
+                         "3-operand contraction (G * (1 - c^2)) x^T run by np.einsum/opt_einsum, slower at these "
+                         f"sizes than a Hadamard product plus one BLAS matmul{amortised}; "
+                         "run --profile --sizes NCxNXxM for the breakdown")
         for r in wrong:
             lines.append(f"  ricci.grad result MISMATCH at ({r['nc']}, {r['nx']}, {r['m']})")
     ref = next((r for r in records if (r["nc"], r["m"]) == (1024, 64)), None)
