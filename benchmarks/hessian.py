@@ -839,13 +839,12 @@ def print_case(rec):
         if m.get("run"):
             extra = f", compile {m['compile_s']:.2f} s" if "compile_s" in m else ""
             extra += "" if m.get("vectorize", True) else ", vectorize=False"
-            ok = {True: "OK", False: "MISMATCH", None: "not checked"}[m.get("allclose")]
-            if name.startswith("closed"):
-                ok = "reference"
+            ok = {True: "OK", False: "MISMATCH", None: ""}[m.get("allclose")]
             err = f" (max rel err {m['max_rel_err']:.1e})" if "max_rel_err" in m else ""
-            how = f" {m['check']}" if m.get("check") and not name.startswith("closed") else ""
+            how = m.get("check") or "not checked"
+            how = f"{how}: {ok}" if ok else how
             extra += f", min {m['min_s'] * 1e3:.4f} ms (noisy)" if m.get("noisy") else ""
-            print(f"  {name:<14} {m['median_s'] * 1e3:12.4f} ms  check{how}: {ok}{err}{extra}"
+            print(f"  {name:<14} {m['median_s'] * 1e3:12.4f} ms  check {how}{err}{extra}"
                   + (f"  [{m['note']}]" if "note" in m else ""))
         else:
             print(f"  {name:<14} {m.get('skipped') or 'ERROR ' + m.get('error', '')}")
@@ -1030,9 +1029,9 @@ def main(argv=None):
     print(__doc__.split("\n")[0])
     peers, absent = available_peers(requested)
     env["loadavg_start"] = _loadavg()
-    if env["loadavg_start"] and env["loadavg_start"][0] > 0.5:
-        print(f"note: load average {env['loadavg_start'][0]:.2f} before starting -- other processes are using"
-              " the CPUs, timings may be noisy (see the '*' marks)")
+    if env["loadavg_start"] and env["loadavg_start"][0] > 1.0:
+        print(f"note: 1-minute load average {env['loadavg_start'][0]:.2f} before starting -- other processes may"
+              " be using the CPUs, timings may be noisy (see the '*' marks)")
     print(f"python {env['python']}, numpy {env['numpy']}, opt_einsum {env['opt_einsum']}, ricci {env['ricci']}, "
           f"peers {', '.join(peers) or 'none'}, {env['cpu_count']} CPUs, float64, repeat {args.repeat}, "
           f"memory budget {args.budget_gib:g} GiB, time budget {args.time_budget:g} s, "
