@@ -50,7 +50,6 @@ import argparse
 import gc
 import importlib.util
 import json
-import math
 import statistics
 import subprocess
 import sys
@@ -183,12 +182,13 @@ def _tg_count(tensors):
 def measure_once(method, model, depth, prefix, want_size):
     """Derive once; returns (seconds, extra facts)."""
     if method == "ricci":
+        import ricci
         from ricci.expr import topological_order
 
         t0 = time.perf_counter()
         loss, weights = ricci_model(model, depth, prefix)
         t1 = time.perf_counter()
-        grads = __import__("ricci").grad(loss, weights)
+        grads = ricci.grad(loss, weights)
         t2 = time.perf_counter()
         extra = {"build_s": t1 - t0}
         if want_size:
