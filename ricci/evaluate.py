@@ -211,8 +211,14 @@ class Program:
 
 
 def _linear_combination(node, values, dtype):
-    result = None
-    for coef, child in node.terms:
+    terms = node.terms
+    if len(terms) >= 2 and terms[0][0] == 1 and abs(terms[1][0]) == 1:  # one pass for a ± b
+        combine = np.add if terms[1][0] == 1 else np.subtract
+        result = combine(values[terms[0][1]], values[terms[1][1]], dtype=np.result_type(values[terms[0][1]], dtype))
+        terms = terms[2:]
+    else:
+        result = None
+    for coef, child in terms:
         value = values[child]
         if result is None:
             result = np.multiply(value, coef, dtype=np.result_type(value, dtype))

@@ -15,6 +15,8 @@ applies it to a tensor without materializing it.
 >>> h.shape, h.core.shape, h.deltas
 ((1000, 20, 1000, 20), (20, 20), ((0, 2),))
 """
+import functools
+
 import numpy as np
 import opt_einsum
 
@@ -22,6 +24,7 @@ from .errors import MemoryBudgetError
 from .expr import Add, Constant, Contract, Delta, contract
 
 
+@functools.lru_cache(maxsize=256)
 def factor(expr):
     """Split ``expr`` into ``(core expression, core axes, delta axis pairs)``, or None if it has no deltas.
 
