@@ -47,7 +47,7 @@ def main(nc=1024, nx=512, m=64):
     start = time.perf_counter()
     g = ricci.grad(L, Wx)
     derive_ms = (time.perf_counter() - start) * 1e3
-    print(f"dL/dW_x, derived in {derive_ms:.1f} ms:\n  {g}\n")
+    print(f"dL/dW_x, derived in {derive_ms:.1f} ms:\n  {g}\n  in matrix notation: {g.to_matrix()}\n")
 
     inputs = random_inputs(variables)
     g.evaluate(inputs)  # plan once
