@@ -9,6 +9,9 @@
 from .derivatives import backprop, forward, grad, hessian, hvp, jacobian, jvp, vjp
 from .einsum import einsum, sum
 from .errors import (
+    ArgumentError,
+    DtypeError,
+    SingularMatrixError,
     InputError,
     InputShapeError,
     MemoryBudgetError,
@@ -43,5 +46,6 @@ __all__ = [
     "draw", "draw_derivative", "explain", "set_memory_budget", "get_memory_budget",
     "RicciError", "SubscriptError", "OperandError", "OperandTypeError", "ShapeError",
     "InputError", "MissingInputError", "UnknownInputError", "InputShapeError",
-    "NotScalarError", "WrtError", "MemoryBudgetError",
+    "NotScalarError", "WrtError", "MemoryBudgetError", "ArgumentError", "DtypeError",
+    "SingularMatrixError",
 ]

@@ -10,6 +10,7 @@ Every error ricci raises on bad input is a :class:`RicciError`, and also a
 ...     print(type(e).__name__, isinstance(e, ValueError))
 SubscriptError True
 """
+import numpy as np
 
 
 class RicciError(Exception):
@@ -58,3 +59,16 @@ class WrtError(RicciError, TypeError):
 
 class MemoryBudgetError(RicciError, MemoryError):
     """Evaluating would allocate more than the memory budget allows."""
+
+
+class ArgumentError(RicciError, ValueError, TypeError):
+    """A bad argument to a ricci function: an unknown optimizer, a non-positive budget, ..."""
+
+
+class DtypeError(RicciError, TypeError):
+    """An operation the inputs' dtype does not allow: a derivative with respect to an integer
+    input, or a non-holomorphic function (abs, relu, sign, step) of a complex one."""
+
+
+class SingularMatrixError(RicciError, np.linalg.LinAlgError):
+    """A matrix that ``inv``, ``solve`` or ``det``'s derivative needs to invert is singular."""
