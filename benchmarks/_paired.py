@@ -232,6 +232,20 @@ def run_child(argv, timeout, echo=True):
     return records, status, time.perf_counter() - t0
 
 
+def loadavg():
+    try:
+        return list(os.getloadavg())
+    except OSError:
+        return None
+
+
+def print_load():
+    load = loadavg()
+    if load and load[0] > 1.0:
+        print(f"note: 1-minute load average {load[0]:.2f} at the start: other processes share the CPUs, so"
+              " absolute times are noisy; the paired ratios are less affected", flush=True)
+
+
 def verdict(met):
     return "n/a" if met is None else ("met" if met else "MISSED")
 

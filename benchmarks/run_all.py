@@ -7,6 +7,8 @@ stop the others, and memory from one cannot skew the next):
     derivation   derivation time vs depth (MLP, RNN)        -> derivation.json
     hessian      Hessians vs jax / torch / closed form      -> hessian.json
     planning     contraction planning (FLOPs, intermediates) -> planning.json
+    scaling      depth / width / all-gradients scaling       -> scaling.json
+    engine       compiled gradients vs numpy and jax.jit     -> engine.json
     plots        PNGs from the JSON files                   -> *.png
 
 A benchmark module that does not exist (yet) is skipped with a printed note.
@@ -32,7 +34,7 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 RESULTS_DIR = ROOT / "benchmarks" / "results"
-BENCHMARKS = ["rnn_memory", "derivation", "hessian", "planning"]
+BENCHMARKS = ["rnn_memory", "derivation", "hessian", "planning", "scaling", "engine"]
 STEPS = BENCHMARKS + ["plots"]
 _RUNNER = "import sys; from benchmarks.{0} import main; sys.exit(main(sys.argv[1:]))"
 

@@ -563,10 +563,11 @@ def main(argv=None):
     print(__doc__.split("\n")[0])
     print(versions_line(env))
     print(P.blas_line(blas))
+    P.print_load()
     print(f"ricci evaluation path: {P.ricci_mode()}; sizes {args.sizes}")
     parts = [s.strip() for s in args.part.split(",") if s.strip()]
     payload = {"benchmark": "scaling", "sizes": args.sizes, "environment": env, "blas": blas,
-               "ricci_mode": P.ricci_mode(), "repeat": args.repeat, "targets": []}
+               "ricci_mode": P.ricci_mode(), "loadavg_start": P.loadavg(), "repeat": args.repeat, "targets": []}
     if "depth" in parts:
         payload["depth"], t = run_depth(args)
         payload["targets"] += t
@@ -587,6 +588,7 @@ def main(argv=None):
         if t.get("note"):
             print(f"          {t['note']}")
     payload["elapsed_s"] = time.perf_counter() - start
+    payload["loadavg_end"] = P.loadavg()
     print(f"\ntotal {payload['elapsed_s']:.0f} s")
     out = args.out or RESULTS_DIR / f"scaling{'_small' if small else ''}.json"
     out.parent.mkdir(parents=True, exist_ok=True)
