@@ -7,7 +7,9 @@
 >>> ricci.einsum("ii", ricci.Tensor("S", (3, 3))).shape   # implicit output: the trace
 ()
 """
-from .errors import ShapeError
+import numpy as np
+
+from .errors import ArgumentError, ShapeError
 from .expr import as_expr, contract
 from .subscripts import ELLIPSIS, label_text, parse_subscripts
 
@@ -47,18 +49,34 @@ def einsum(subscripts, *operands):
 def sum(x, axis=None):  # noqa: A001 (numpy's name)
     """Sum over ``axis`` (an int, a tuple of ints, or None for all), as an einsum.
 
+    Axes follow numpy: negative ones count from the end; out-of-range axes
+    raise :class:`ricci.ShapeError`, bool or repeated axes :class:`ricci.ArgumentError`.
+
     >>> import numpy as np, ricci
     >>> x = ricci.Tensor("x", (2, 3))
     >>> ricci.sum(x, axis=1)(x=np.ones((2, 3)))
     array([3., 3.])
     """
     x = as_expr(x, "argument of sum")
-    axes = range(x.ndim) if axis is None else ((axis,) if isinstance(axis, int) else tuple(axis))
-    try:
-        axes = {a % x.ndim if x.ndim else a for a in axes}
-        if any(not 0 <= a < x.ndim for a in axes):
-            raise ValueError
-    except (ValueError, ZeroDivisionError):
-        raise ShapeError(f"axis {axis!r} is out of range for shape {x.shape}") from None
     labels = tuple(range(x.ndim))
+    axes = _normalize_axes(axis, x.ndim, x.shape)
     return contract(tuple(a for a in labels if a not in axes), [(x, labels)])
+
+
+def _normalize_axes(axis, ndim, shape):
+    """``axis`` as a set of non-negative axes, checked as numpy checks them."""
+    if axis is None:
+        return set(range(ndim))
+    given = axis if isinstance(axis, (tuple, list)) else (axis,)
+    axes = set()
+    for a in given:
+        if isinstance(a, (bool, np.bool_)) or not isinstance(a, (int, np.integer)):
+            raise ArgumentError(f"axis {a!r} (of type {type(a).__name__}) is not an integer; "
+                                f"give an int or a tuple of ints for shape {shape}")
+        if not -ndim <= a < ndim:
+            raise ShapeError(f"axis {int(a)} is out of range for shape {shape} ({ndim} dimension(s))")
+        a = int(a) % ndim
+        if a in axes:
+            raise ArgumentError(f"axis {axis!r} names axis {a} more than once (shape {shape})")
+        axes.add(a)
+    return axes

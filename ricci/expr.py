@@ -23,23 +23,53 @@ True
 import hashlib
 import itertools
 import numbers
+import threading
 import weakref
 
 import numpy as np
 
-from .errors import OperandTypeError, ShapeError
+from .errors import ArgumentError, OperandTypeError, ShapeError
 
 _serial = itertools.count()
 _interned = weakref.WeakValueDictionary()
-_tensors_by_name = {}  # name -> WeakSet of live Tensors with that name
+_lock = threading.RLock()  # guards interning and the name registry (construction from many threads)
+_declared_names = set()  # every Tensor name ever declared: typo checks never depend on the GC
 _NO_INPUTS = {}
+_LAZY = None  # Expr._inputs of a big node: its inputs are collected on demand
+_EAGER_LIMIT = 64  # nodes with more inputs than this collect them lazily (linear-size construction)
 
 
-def _merge_inputs(children):
-    """Union of the children's input Tensors, refusing two Tensors of one name."""
-    dicts = [c.inputs for c in children if c.inputs]
+def _conflict(name, have, tensor):
+    return ShapeError(
+        f"two different Tensors named {name!r} meet in one expression, "
+        f"with shapes {have.shape} and {tensor.shape}; give them different names"
+    )
+
+
+def _eager_inputs(children):
+    """The merged input dicts of ``children``, or ``_LAZY`` when they are big or not at hand.
+
+    Small expressions keep their inputs eagerly, so two Tensors of one name
+    meeting in them are refused at construction; big ones defer the union
+    (and the check) to :attr:`Expr.inputs`, so building stays O(1) per node.
+    """
+    dicts = []
+    total = 0
+    for child in children:
+        d = child._inputs
+        if d is _LAZY:
+            return _LAZY
+        if d:
+            dicts.append(d)
+            total += len(d)
     if not dicts:
         return _NO_INPUTS
+    if total > _EAGER_LIMIT:
+        return _LAZY
+    return _union(dicts)
+
+
+def _union(dicts):
     big = max(dicts, key=len)
     merged = None
     for d in dicts:
@@ -52,19 +82,65 @@ def _merge_inputs(children):
                     merged = dict(big)
                 merged[name] = tensor
             elif have is not tensor:
-                raise ShapeError(
-                    f"two different Tensors named {name!r} meet in one expression, "
-                    f"with shapes {have.shape} and {tensor.shape}; give them different names"
-                )
+                raise _conflict(name, have, tensor)
     return big if merged is None else merged
 
 
+def _collect_inputs(roots):
+    """Every input Tensor under ``roots`` by name (iterative; refuses two Tensors of one name)."""
+    found, seen = {}, set()
+    stack = list(roots)
+    while stack:
+        node = stack.pop()
+        if id(node) in seen:
+            continue
+        seen.add(id(node))
+        d = node._inputs
+        if d is _LAZY:
+            cached = node.__dict__.get("_inputs_cache")
+            if cached is None:
+                stack.extend(node.children)
+                continue
+            d = cached
+        for name, tensor in d.items():
+            have = found.setdefault(name, tensor)
+            if have is not tensor:
+                raise _conflict(name, have, tensor)
+    return found
+
+
+def _merge_inputs(children):
+    """Union of the input Tensors (name -> Tensor) of ``children``, refusing two Tensors of one name.
+
+    >>> import ricci
+    >>> a, b = ricci.Tensor("a", (2,)), ricci.Tensor("b", (2,))
+    >>> sorted(_merge_inputs([a + b, a]))
+    ['a', 'b']
+    """
+    dicts = [c._inputs for c in children]
+    if any(d is _LAZY for d in dicts):
+        return _collect_inputs(children)
+    dicts = [d for d in dicts if d]
+    return _union(dicts) if dicts else _NO_INPUTS
+
+
 def _stable_text(part):
+    """Deterministic text of a key (``repr`` keeps ``2`` and ``2.0`` apart)."""
+    kind = type(part)
+    if kind is tuple:
+        return "(" + ",".join([_stable_text(p) for p in part]) + ")"
+    if kind is int or kind is str:
+        return repr(part)
     if isinstance(part, Expr):
         return part.fingerprint
-    if isinstance(part, tuple):
-        return "(" + ",".join(_stable_text(p) for p in part) + ")"
     return repr(part)
+
+
+def _typed(value):
+    """A number (or a tuple of them) as an interning key: 2, 2.0 and True are different keys."""
+    if isinstance(value, tuple):
+        return tuple(_typed(v) for v in value)
+    return (type(value).__name__, value)
 
 
 def _fingerprint(key):
@@ -72,19 +148,30 @@ def _fingerprint(key):
     return hashlib.blake2b(_stable_text(key).encode(), digest_size=8).hexdigest()
 
 
-def _intern(cls, key, children, shape, fingerprint_key=None, **attrs):
+def _intern(cls, key, children, shape, fingerprint_key=None, own_name=None, **attrs):
+    """The one node of ``key``: looked up, or made complete and then published (thread-safe).
+
+    ``own_name`` makes the node its own input (a Tensor).
+    """
     node = _interned.get(key)
     if node is not None:
         return node
     node = object.__new__(cls)
     node.shape = shape
     node.children = children
-    node.serial = next(_serial)
     node.fingerprint = _fingerprint(key if fingerprint_key is None else fingerprint_key)
-    node.inputs = _merge_inputs(children) if children else _NO_INPUTS
+    node._inputs = {own_name: node} if own_name is not None else (
+        _eager_inputs(children) if children else _NO_INPUTS)
     for name, value in attrs.items():
         setattr(node, name, value)
-    _interned[key] = node
+    with _lock:  # publish only complete nodes, and only one per key
+        existing = _interned.get(key)
+        if existing is not None:
+            return existing
+        node.serial = next(_serial)
+        _interned[key] = node
+        if own_name is not None:
+            _declared_names.add(own_name)
     return node
 
 
@@ -102,9 +189,26 @@ class Expr:
     2.0
     """
 
-    __slots__ = ("shape", "children", "serial", "fingerprint", "inputs", "__weakref__", "__dict__")
+    __slots__ = ("shape", "children", "serial", "fingerprint", "_inputs", "__weakref__", "__dict__")
     __array_ufunc__ = None  # make numpy defer to our operators: array * expr -> Expr
     kind = "expr"
+
+    @property
+    def inputs(self):
+        """The input Tensors of the expression, by name (a dict; do not modify it).
+
+        >>> import ricci
+        >>> sorted(ricci.einsum("i,i->", ricci.Tensor("a", (2,)), ricci.Tensor("b", (2,))).inputs)
+        ['a', 'b']
+        """
+        d = self._inputs
+        if d is not _LAZY:
+            return d
+        cached = self.__dict__.get("_inputs_cache")
+        if cached is None:
+            cached = _collect_inputs(self.children)
+            self.__dict__["_inputs_cache"] = cached
+        return cached
 
     @property
     def ndim(self):
@@ -210,10 +314,10 @@ class Expr:
     # -- arithmetic -----------------------------------------------------
     def __add__(self, other):
         if _is_scalar(other):
-            return add([(1.0, self)], offset=_scalar(other))
+            return add([(1, self)], offset=_scalar(other))
         other = as_expr(other, "right operand of +")
         _check_same_shape(self, other, "+")
-        return add([(1.0, self), (1.0, other)])
+        return add([(1, self), (1, other)])
 
     def __radd__(self, other):
         if _is_scalar(other):
@@ -222,18 +326,18 @@ class Expr:
 
     def __sub__(self, other):
         if _is_scalar(other):
-            return add([(1.0, self)], offset=-_scalar(other))
+            return add([(1, self)], offset=-_scalar(other))
         other = as_expr(other, "right operand of -")
         _check_same_shape(self, other, "-")
-        return add([(1.0, self), (-1.0, other)])
+        return add([(1, self), (-1, other)])
 
     def __rsub__(self, other):
         if _is_scalar(other):
-            return add([(-1.0, self)], offset=_scalar(other))
+            return add([(-1, self)], offset=_scalar(other))
         return as_expr(other, "left operand of -") - self
 
     def __neg__(self):
-        return add([(-1.0, self)])
+        return add([(-1, self)])
 
     def __pos__(self):
         return self
@@ -252,7 +356,7 @@ class Expr:
 
     def __truediv__(self, other):
         if _is_scalar(other):
-            return add([(1.0 / _scalar(other), self)])
+            return add([(1 / _scalar(other), self)])
         other = as_expr(other, "right operand of /")
         _check_same_shape(self, other, "/")
         return hadamard(self, other ** -1)
@@ -300,8 +404,14 @@ def _is_scalar(value):
 
 
 def _scalar(value):
-    value = value.item() if isinstance(value, np.ndarray) else value
-    return value if isinstance(value, complex) else float(value)
+    """A number as a Python int, float or complex (its kind kept: integer coefficients stay integers)."""
+    if isinstance(value, (np.ndarray, np.generic)):
+        value = value.item()
+    if isinstance(value, numbers.Integral):
+        return int(value)
+    if isinstance(value, numbers.Real):
+        return float(value)
+    return complex(value)
 
 
 def _check_same_shape(a, b, op):
@@ -325,17 +435,34 @@ def as_expr(value, what="operand"):
 
 # -- leaves ---------------------------------------------------------------
 def _check_shape(shape, what):
-    try:
-        shape = tuple(int(d) for d in shape)
-    except TypeError:
-        raise ShapeError(f"shape of {what} must be a tuple of integers, got {shape!r}") from None
-    if any(d < 0 for d in shape):
-        raise ShapeError(f"shape of {what} has a negative dimension: {shape}")
-    return shape
+    """A shape as a tuple of Python ints: a tuple (or list) of non-negative integers, not bools.
+
+    >>> _check_shape((2, np.int64(3)), "x")
+    (2, 3)
+    >>> try:
+    ...     _check_shape((2.5,), "x")
+    ... except ShapeError as error:
+    ...     print(error)
+    shape of x has a non-integer entry 2.5 (of type float) at position 0; dimensions are non-negative ints
+    """
+    if not isinstance(shape, (tuple, list)):
+        raise ShapeError(f"shape of {what} must be a tuple of integers such as (3,) or (2, 3), "
+                         f"got {type(shape).__name__} {shape!r}")
+    dims = []
+    for pos, d in enumerate(shape):
+        if isinstance(d, (bool, np.bool_)) or not isinstance(d, (int, np.integer)):
+            raise ShapeError(f"shape of {what} has a non-integer entry {d!r} (of type {type(d).__name__}) "
+                             f"at position {pos}; dimensions are non-negative ints")
+        if d < 0:
+            raise ShapeError(f"shape of {what} has a negative dimension {int(d)} at position {pos}: {tuple(shape)}")
+        dims.append(int(d))
+    return tuple(dims)
 
 
 class Tensor(Expr):
     """A named symbolic input of a fixed shape.
+
+    The name is a non-empty string, the shape a tuple of non-negative ints.
 
     >>> import ricci
     >>> W = ricci.Tensor("W", (4, 3))
@@ -347,27 +474,41 @@ class Tensor(Expr):
 
     def __new__(cls, name, shape):
         if not isinstance(name, str) or not name:
-            raise OperandTypeError(f"a Tensor name must be a non-empty string, got {name!r}")
+            raise ArgumentError(f"a Tensor name must be a non-empty string, got {name!r}")
         shape = _check_shape(shape, f"Tensor {name!r}")
-        node = _intern(cls, ("tensor", name, shape), (), shape, name=name)
-        if node.inputs is _NO_INPUTS:
-            node.inputs = {name: node}
-            _tensors_by_name.setdefault(name, weakref.WeakSet()).add(node)
-        return node
+        return _intern(cls, ("tensor", name, shape), (), shape, own_name=name, name=name)
 
 
 def tensor_name_exists(name):
-    """Whether a live Tensor with this name exists anywhere."""
-    return bool(_tensors_by_name.get(name))
+    """Whether a Tensor of this name was ever declared (in this process; never forgotten).
+
+    >>> import ricci
+    >>> _ = ricci.Tensor("declared_once", (1,))
+    >>> tensor_name_exists("declared_once"), tensor_name_exists("never_declared_anywhere")
+    (True, False)
+    """
+    return name in _declared_names
+
+
+def declared_names():
+    """A snapshot of every Tensor name declared so far (for did-you-mean suggestions)."""
+    with _lock:
+        return frozenset(_declared_names)
 
 
 class Constant(Expr):
-    """A constant array (copied at construction, so later edits do not leak in)."""
+    """A constant array (copied at construction, so later edits do not leak in).
+
+    Ragged lists and non-numeric arrays are refused with :class:`ricci.OperandTypeError`.
+    """
 
     kind = "constant"
 
     def __new__(cls, value, what="constant"):
-        array = np.array(value)
+        try:
+            array = np.array(value)
+        except (ValueError, TypeError) as error:  # ragged nesting, unconvertible objects
+            raise OperandTypeError(f"{what} is not a rectangular numeric array: {error}") from None
         if array.dtype.kind not in "biufc":
             raise OperandTypeError(f"{what} has dtype {array.dtype}; constants must be numeric arrays")
         if array.dtype.kind == "b":
@@ -418,7 +559,7 @@ def _fold_scalars(factors):
 
     Returns ``(scale, factors)``; ``(-X)·Y`` and ``X·(-Y)`` both become ``-(X·Y)``.
     """
-    scale, kept = 1.0, []
+    scale, kept = 1, []
     for child, labels in factors:
         if isinstance(child, Add) and child.offset == 0 and len(child.terms) == 1:
             coef, child = child.terms[0]
@@ -465,9 +606,9 @@ def _hoist(out, factors, dims):
     where they can be merged away or, in a Jacobian, kept as its structure.
     Returns ``(scale, factors)``.
     """
-    result, scale, routed = [], 1.0, set()
+    result, scale, routed = [], 1, set()
     for child, labels in factors:
-        coef, inner = 1.0, child
+        coef, inner = 1, child
         if isinstance(child, Add) and child.offset == 0 and len(child.terms) == 1 and _hoistable(child.terms[0][1]):
             coef, inner = child.terms[0]
         if not _hoistable(inner):
@@ -502,7 +643,7 @@ def _eliminate_deltas(out, factors, sizes):
     summed index contributes that index's size (Σ_ab δ_ab = n).
     """
     out_set = set(out)
-    scale = 1.0
+    scale = 1
     changed = True
     while changed:
         changed = False
@@ -518,7 +659,7 @@ def _eliminate_deltas(out, factors, sizes):
                 continue
             del factors[pos]
             if kept not in out_set and not any(kept in labs for _, labs in factors):
-                scale *= child.n
+                scale *= float(child.n)  # a delta is a float identity matrix
             changed = True
             break
     return scale, factors
@@ -623,19 +764,32 @@ class Add(Expr):
     kind = "add"
 
 
-def add(terms, offset=0.0):
-    """Build a simplified linear combination ``offset + Σ coef·expr``."""
+_SPLICE_LIMIT = 64  # a sum with more terms is kept whole inside another sum
+
+
+def add(terms, offset=0):
+    """Build a simplified linear combination ``offset + Σ coef·expr``.
+
+    Terms that are small sums are spliced in, so equal terms merge
+    (``x + x`` is ``2*x``); a sum of more than 64 terms stays one term of the
+    new sum, so a long sum built term by term costs O(1) per term, not O(n).
+
+    >>> import ricci
+    >>> x, y = ricci.Tensor("x", (2,)), ricci.Tensor("y", (2,))
+    >>> [(c, t.name) for c, t in ((x + y) - 3 * x).terms]
+    [(-2, 'x'), (1, 'y')]
+    """
     shape = terms[0][1].shape
     merged = {}
     for coef, expr in terms:
         if expr.shape != shape:
             raise ShapeError(f"cannot add shapes {shape} and {expr.shape}")
-        if isinstance(expr, Add):
+        if isinstance(expr, Add) and len(expr.terms) <= _SPLICE_LIMIT:
             offset = offset + coef * expr.offset
             for inner_coef, inner in expr.terms:
-                merged[inner] = merged.get(inner, 0.0) + coef * inner_coef
+                merged[inner] = merged.get(inner, 0) + coef * inner_coef
         elif not isinstance(expr, Zeros):
-            merged[expr] = merged.get(expr, 0.0) + coef
+            merged[expr] = merged.get(expr, 0) + coef
     kept = tuple((coef, expr) for expr, coef in merged.items() if coef != 0)
     if not kept and offset == 0:
         return Zeros(shape)
@@ -646,7 +800,7 @@ def add(terms, offset=0.0):
     common = _common_factor(kept) if offset == 0 else None
     if common is not None:
         return _factor_out(kept, common, shape)
-    key = ("add", tuple(sorted(kept, key=lambda t: (t[1].fingerprint, t[0]))), offset, shape)
+    key = ("add", tuple((_typed(c), e) for c, e in sorted(kept, key=lambda t: t[1].fingerprint)), _typed(offset), shape)
     return _intern(Add, key, tuple(e for _, e in kept), shape, terms=kept, offset=offset)
 
 
@@ -697,7 +851,7 @@ def apply(primitive, args, params=()):
     """Apply ``primitive`` to argument expressions with constant ``params``."""
     args = tuple(args)
     shape = primitive.output_shape([a.shape for a in args], params)
-    key = ("apply", primitive.name, args, params)
+    key = ("apply", primitive.name, args, _typed(params))
     return _intern(Apply, key, args, shape, primitive=primitive, params=params)
 
 

@@ -79,8 +79,9 @@ class _Printer:
         if isinstance(node, Add):
             parts = [_number(node.offset)] if node.offset else []
             for coef, child in node.terms:
-                text, _ = _scaled(abs(coef) if isinstance(coef, float) else coef, arg(child))
-                sign = "-" if isinstance(coef, float) and coef < 0 else "+"
+                real = isinstance(coef, (int, float))  # a complex coefficient is written whole
+                text, _ = _scaled(abs(coef) if real else coef, arg(child))
+                sign = "-" if real and coef < 0 else "+"
                 if not parts:
                     parts.append(text if sign == "+" else f"-{text}" if _scaled(1, arg(child))[1] < SUM or abs(coef) != 1 else f"-({arg(child)[0]})")
                 else:
