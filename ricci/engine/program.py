@@ -1,0 +1,306 @@
+"""Compiling expressions into straight-line programs.
+
+For a list of root expressions and one input signature (each input's shape
+and dtype), :class:`Program` schedules the DAG (:func:`ricci.plan.schedule`),
+infers every value's shape and dtype, lowers each contraction to pairwise
+kernels (:mod:`ricci.engine.lower`), element-wise and linear-algebra nodes to
+their numpy calls, and emits and compiles the Python source
+(:mod:`ricci.engine.emit`). It records exactly (Python ints) the FLOPs and
+the largest tensor it will allocate, so a call over the memory budget is
+refused before anything is allocated. dtypes follow numpy's promotion over
+inputs, constants and coefficients (Python numbers are weak, as in numpy).
+
+>>> import numpy as np, ricci
+>>> A, B = ricci.Tensor("A", (2, 3)), ricci.Tensor("B", (3, 4))
+>>> p = Program((ricci.einsum("ij,jk->ik", A, B),), (("A", (2, 3), "float64"), ("B", (3, 4), "float64")))
+>>> print(p.source)
+def program(x0, x1):
+    t0 = x0 @ x1  # ab,bc->ac
+    return [t0]
+"""
+import numpy as np
+
+from ..errors import DtypeError, SingularMatrixError
+from ..expr import Add, Apply, Constant, Delta, Tensor, Zeros
+from ..plan import schedule
+from .emit import Builder
+from .lower import _transposed, _tuple, contract_pair, reduce_alone
+from .paths import pair_flops, plan_path
+
+NON_HOLOMORPHIC = frozenset({"abs", "relu", "sign", "step"})
+LINALG = frozenset({"inv", "solve"})
+
+
+def _describe(node, limit=80):
+    """A one-line description of a node for error messages."""
+    if isinstance(node, Tensor):
+        return f"Tensor {node.name!r}"
+    try:
+        text = " ".join(str(node).split())
+    except Exception:  # noqa: BLE001 (a description must never fail)
+        text = node.kind
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _literal(b, x):
+    """Source text of a Python number (exact: repr), binding non-finite values as constants."""
+    if isinstance(x, complex):
+        return repr(x) if np.isfinite(x) else b.bind(x, "k")
+    if isinstance(x, (bool, np.bool_)):
+        return repr(bool(x))
+    if isinstance(x, (int, np.integer)):
+        return repr(int(x))
+    x = float(x)
+    return repr(x) if np.isfinite(x) else b.bind(x, "k")
+
+
+def _guarded(evaluate, node):
+    """A linear-algebra kernel that turns numpy's LinAlgError into a ricci error naming the operand."""
+
+    def kernel(values, params):
+        try:
+            return evaluate(values, params)
+        except np.linalg.LinAlgError as exc:
+            raise SingularMatrixError(
+                f"{node.primitive.name}: the matrix {_describe(node.children[0])} is singular ({exc})"
+            ) from None
+
+    kernel.__name__ = node.primitive.name
+    return kernel
+
+
+class Program:
+    """The compiled program for ``roots`` at one input signature.
+
+    ``signature`` is a tuple of ``(name, shape, dtype)`` for every input the
+    roots need, sorted by name; the function takes the arrays in that order.
+    Attributes: ``fn`` (the compiled function returning a list), ``source``,
+    ``flops``, ``largest`` (``(bytes, elements, shape, description, is_result, node)``).
+    """
+
+    def __init__(self, roots, signature, optimize="auto"):
+        self.roots, self.signature, self.optimize = tuple(roots), tuple(signature), optimize
+        params = [f"x{i}" for i in range(len(signature))]
+        self.b = b = Builder(params)
+        self.flops = 0
+        self.largest = (0, 0, (), None, False, None)
+        self._eyes = {}
+        by_name = {name: (param, shape, np.dtype(dtype)) for param, (name, shape, dtype) in zip(params, signature)}
+        floats = [d for _, _, d in by_name.values() if d.kind in "fc"]
+        self.default_dtype = np.result_type(*floats) if floats else np.dtype(np.float64)
+        self._check_wrt_dtypes(by_name)
+        values = {}
+        self._current = None
+        steps = schedule(self.roots)
+        self.uses = {}
+        for _, _, deps in steps:
+            for d in deps:
+                self.uses[d] = self.uses.get(d, 0) + 1
+        for r in self.roots:
+            self.uses[r] = self.uses.get(r, 0) + 1
+        for node, net, _deps in steps:
+            self._current = node
+            if isinstance(node, Tensor):
+                param, shape, dtype = by_name[node.name]
+                values[node] = b.input(param, shape, dtype)
+            elif isinstance(node, Constant):
+                values[node] = b.constant(node.value)
+            elif isinstance(node, Zeros):
+                zero = b.bind(np.zeros((), self.default_dtype), "z")
+                values[node] = b.assign(f"np.broadcast_to({zero}, {_tuple(node.shape) if node.shape else '()'})",
+                                        [], node.shape, self.default_dtype, owner="extern")
+            elif isinstance(node, Delta):
+                values[node] = self._eye(node.n, self.default_dtype)
+            elif isinstance(node, Apply):
+                values[node] = self._apply(node, [values[c] for c in node.children])
+            elif isinstance(node, Add):
+                values[node] = self._add(node, [values[c] for _, c in node.terms])
+            else:
+                values[node] = self._contract(node, net, values)
+        self._current = None
+        outputs = self._outputs([values[r] for r in self.roots])
+        self.dtypes = tuple(v.dtype for v in outputs)
+        self.fn, self.source = b.compile(outputs)
+        self.b = None  # the builder is not needed once compiled
+
+    # -- bookkeeping ----------------------------------------------------------
+    def _note(self, value, description=None, node=None):
+        """Record an allocation: the largest one is what the memory budget checks."""
+        nbytes = value.size * value.dtype.itemsize
+        if nbytes > self.largest[0] or (nbytes == self.largest[0] and self.largest[3] is None):
+            node = node if node is not None else self._current
+            self.largest = (nbytes, value.size, value.shape, description, False, node)
+        return value
+
+    def _check_wrt_dtypes(self, by_name):
+        from .. import derivatives
+
+        derived_wrt = getattr(derivatives, "derived_wrt", None)
+        if derived_wrt is None:
+            return
+        for root in self.roots:
+            for name in sorted(derived_wrt(root)):
+                if name in by_name and by_name[name][2].kind not in "fc":
+                    raise DtypeError(
+                        f"cannot differentiate with respect to input {name!r} of dtype {by_name[name][2]}: "
+                        "derivatives need floating-point (or complex) inputs; pass floats, e.g. "
+                        f"{name}=array.astype(float)"
+                    )
+
+    def _eye(self, n, dtype):
+        b = self.b
+        dt = b.bind(np.dtype(dtype), "dt")
+        value = b.assign(f"np.eye({n}, dtype={dt})", [], (n, n), dtype, comment="δ")
+        return self._note(value, f"the identity δ of size {n}×{n}")
+
+    # -- nodes ------------------------------------------------------------------
+    def _apply(self, node, args):
+        b, prim = self.b, node.primitive
+        if prim.name in NON_HOLOMORPHIC and any(a.dtype.kind == "c" for a in args):
+            raise DtypeError(
+                f"{prim.name} is not holomorphic, so it has no complex derivative; its argument "
+                f"{_describe(node.children[0])} is complex ({args[0].dtype}). Use real inputs"
+            )
+        function = getattr(prim, "function", None)
+        if function is not None and len(args) == 1:  # element-wise
+            with np.errstate(all="ignore"):
+                dtype = np.asarray(prim.evaluate([np.ones(1, args[0].dtype)], node.params)).dtype
+            if prim.name == "power":
+                text = f"{args[0].name} ** {_literal(b, node.params[0])}"
+            elif isinstance(function, np.ufunc):
+                text = f"np.{function.__name__}({args[0].name})"
+            else:
+                text = f"{b.bind(function, prim.name + '_')}({', '.join([args[0].name] + [_literal(b, p) for p in node.params])})"
+        else:
+            dtype = np.result_type(*[a.dtype for a in args])
+            if dtype.kind not in "fc":
+                dtype = np.dtype(np.float64)
+            kernel = _guarded(prim.evaluate, node) if prim.name in LINALG else prim.evaluate
+            name = b.bind(kernel, prim.name + "_")
+            text = f"{name}([{', '.join(a.name for a in args)}], {node.params!r})"
+        self.flops += node.size * max(1, len(args))
+        return self._note(b.assign(text, args, node.shape, dtype))
+
+    def _add(self, node, values):
+        b = self.b
+        coefs = [coef for coef, _ in node.terms]
+        dtype = np.result_type(*[v.dtype for v in values], *coefs, node.offset)
+        if len(values) == 1 and not node.offset and self._private(node.terms[0][1], values[0], dtype):
+            b.inplace(f"{values[0].name} *= {_literal(b, coefs[0])}", values)  # a scaled term used only here
+            self.flops += node.size
+            return values[0]
+        if not values:  # a constant offset of the node's shape
+            dt = b.bind(dtype, "dt")
+            text = f"np.full({_tuple(node.shape) if node.shape else '()'}, {_literal(b, node.offset)}, dtype={dt})"
+            return self._note(b.assign(text, [], node.shape, dtype))
+        pieces = []
+        for coef, v in zip(coefs, values):
+            if coef == 1:
+                pieces.append(("+", v.name))
+            elif coef == -1:
+                pieces.append(("-", v.name))
+            else:
+                pieces.append(("+", f"{_literal(b, coef)} * {v.name}"))
+        if node.offset:
+            pieces.append(("+", _literal(b, node.offset)))
+        sign, first = pieces[0]
+        text = first if sign == "+" else f"-{first}"
+        for sign, piece in pieces[1:]:
+            text += f" {sign} {piece}"
+        if len(pieces) == 1:  # a scaled term alone, or a term plus nothing: make a fresh array
+            text = f"np.array({text})" if text == values[0].name else text
+        self.flops += node.size * max(1, len(values))
+        return self._note(b.assign(text, values, node.shape, dtype))
+
+    def _private(self, child, value, dtype):
+        """Whether ``value`` (of ``child``) may be overwritten: fresh, ours, used once, of ``dtype``."""
+        return (value.owner is None and self.uses.get(child, 0) == 1 and child not in self.roots
+                and value.dtype == dtype and value.shape != ())
+
+    def _delta_operand(self, node, dtype):
+        key = (node.n, np.dtype(dtype).str)
+        if key not in self._eyes:
+            self._eyes[key] = self._eye(node.n, dtype)
+        return self._eyes[key]
+
+    def _contract(self, node, net, values):
+        b, sizes = self.b, net.sizes
+        plain = [values[f] for f, _ in net.factors if not isinstance(f, Delta)]
+        dtype = np.result_type(*[v.dtype for v in plain]) if plain else self.default_dtype
+        ops = [(self._delta_operand(f, dtype) if isinstance(f, Delta) else values[f], labs) for f, labs in net.factors]
+        created = set()
+        out = net.out
+        carried = {lab for _, labs in ops for lab in labs}
+        present = tuple(lab for lab in out if lab in carried)
+        if not ops:
+            dt = b.bind(np.result_type(self.default_dtype, net.scale), "dt")
+            v = b.assign(f"np.full({_tuple(node.shape) if node.shape else '()'}, {_literal(b, net.scale)}, dtype={dt})",
+                         [], node.shape, np.result_type(self.default_dtype, net.scale))
+            return self._note(v)
+        # reduce what each factor alone carries, then contract pairwise along the planned path
+        reduced = []
+        for i, (v, labs) in enumerate(ops):
+            keep = set(out).union(*(set(l2) for j, (_, l2) in enumerate(ops) if j != i))
+            nv, nl = reduce_alone(b, v, labs, keep)
+            if nv is not v:
+                created.add(nv.name)
+                self.flops += v.size
+                self._note(nv, "an intermediate")
+            reduced.append((nv, nl))
+        ops = reduced
+        scale = net.scale
+        if scale != 1 and len(ops) > 1:  # scale the smallest factor when that is cheaper than the result
+            i = min(range(len(ops)), key=lambda k: ops[k][0].size)
+            v, labs = ops[i]
+            if v.size < node.size:
+                nv = b.assign(f"{v.name} * {_literal(b, scale)}", [v], v.shape, np.result_type(v.dtype, scale))
+                created.add(nv.name)
+                self._note(nv, "an intermediate")
+                ops[i] = (nv, labs)
+                scale = 1
+        path = plan_path([labs for _, labs in ops], present, sizes, self.optimize)
+        letter = net.letters()
+        for i, j in path:
+            rest = [op for k, op in enumerate(ops) if k not in (i, j)]
+            keep = set(out).union(*(set(labs) for _, labs in rest))
+            self.flops += pair_flops(ops[i][1], ops[j][1], keep, sizes)
+            new = contract_pair(b, ops[i], ops[j], keep, sizes, letter)
+            created.add(new[0].name)
+            self._note(new[0], "an intermediate")
+            ops = rest + [new]
+        (v, labs), = ops
+        if tuple(labs) != present:
+            perm = [labs.index(lab) for lab in present]
+            owner = v if v.owner != "extern" else "extern"
+            v = b.assign(_transposed(v.name, perm), [v], tuple(sizes[lab] for lab in present), v.dtype, owner=owner)
+        if scale != 1:
+            target = np.result_type(v.dtype, scale)
+            base = v.base()
+            if base != "extern" and base.name in created and target == v.dtype and v.shape:
+                b.inplace(f"{v.name} *= {_literal(b, scale)}", [v])
+            else:
+                v = b.assign(f"{v.name} * {_literal(b, scale)}", [v], v.shape, target)
+                self._note(v)
+        if len(present) != len(out):  # output indices no factor carries: a broadcast view
+            index = ", ".join(":" if lab in carried else "None" for lab in out)
+            v = b.assign(f"np.broadcast_to({v.name}[{index}], {_tuple(node.shape)})", [v], node.shape, v.dtype,
+                         owner="extern")
+        self._note(v)
+        return v
+
+    def _outputs(self, values):
+        """The returned values: fresh arrays, none aliasing an input, a constant or another output."""
+        b, outs, owners = self.b, [], set()
+        for root, v in zip(self.roots, values):
+            base = v.base()
+            shared = base == "extern" or base.name in owners
+            if shared:
+                v = b.assign(f"np.array({v.name})", [v], v.shape, v.dtype)
+            elif not v.shape:
+                v = b.assign(f"np.asarray({v.name})", [v], v.shape, v.dtype, owner=v)
+            owners.add(v.base().name)
+            nbytes = v.size * v.dtype.itemsize
+            if nbytes >= self.largest[0]:
+                self.largest = (nbytes, v.size, v.shape, "the result", True, root)
+            outs.append(v)
+        return outs
