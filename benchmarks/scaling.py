@@ -452,7 +452,8 @@ def mlp_child(layers, width, batch, repeats, max_flops):
         for name, run in runners.items():
             if name == "all":
                 continue
-            res = P.paired({"all": runners["all"], name: run}, "all", repeats=repeats, warmup=0)
+            slow = rec["cases"][name].get("first_call_s", 0) > 0.1  # a badly planned single: fewer pairs
+            res = P.paired({"all": runners["all"], name: run}, "all", repeats=3 if slow else repeats, warmup=0)
             c = rec["cases"][name]
             c["median_s"] = res[name]["median_s"]
             c["all_median_s"] = res["all"]["median_s"]
