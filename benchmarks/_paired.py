@@ -182,8 +182,29 @@ def ricci_runner(exprs, inputs):
     compile_ = getattr(ricci, "compile", None)
     if compile_ is not None:
         f = compile_(exprs)
-        return (lambda: f(**inputs)), "ricci.compile(exprs) then f(**inputs)"
+
+        def call():
+            return f(**inputs)
+
+        call.compiled = f
+        return call, "ricci.compile(exprs) then f(**inputs)"
     return (lambda: ricci.evaluate(exprs, inputs)), "ricci.evaluate(exprs, inputs) (no ricci.compile yet)"
+
+
+def program_stats(call):
+    """Size of the compiled program behind ``call`` (after its first call), or None."""
+    f = getattr(call, "compiled", None)
+    try:
+        src = getattr(f, "source", None)
+    except Exception:
+        src = None
+    if not isinstance(src, str):
+        return None
+    lines = [ln.strip() for ln in src.splitlines()]
+    steps = [ln for ln in lines if " = " in ln and not ln.startswith(("def ", "#", "del "))]
+    return {"lines": len(lines), "steps": len(steps),
+            "matmuls": sum(" @ " in ln for ln in steps),
+            "einsums": sum("einsum(" in ln for ln in steps)}
 
 
 def ricci_mode():

@@ -19,7 +19,9 @@ rnn        an unrolled RNN h_{t+1} = tanh(W h_t + U x_t), hidden 32, batch 8,
            unrolled Python loop compiles for minutes at T = 500), x64 enabled,
            one XLA thread, arguments already on the device, timed to
            ``block_until_ready``.  Skipped with a printed reason if jax cannot
-           be imported.  Target: steady per-call time <= 2x jax.
+           be imported.  Also timed, for context: a hand-written numpy
+           backprop through time (the floor for a numpy engine).  Target:
+           steady per-call time <= 2x jax.
 hvp        logistic regression (benchmarks/hessian.py's ``Logistic`` problem:
            w (n,), X (2n, n), y = +-1), ``ricci.hvp(L, w, v)`` with v an input
            vs the closed form X^T (s (1 - s) * (X v)), s = sigmoid(y * X w),
@@ -43,6 +45,7 @@ Run::
     python -m benchmarks.engine                 # full sizes, a few minutes
     python -m benchmarks.engine --sizes small   # seconds
     python benchmarks/engine.py --part attention,hvp
+    python benchmarks/engine.py --profile rnn --sizes small   # where ricci's time goes, and its program
 """
 from __future__ import annotations
 
@@ -89,8 +92,10 @@ def _close(a, b, dtype):
     return bool(np.allclose(a, b, rtol=rtol, atol=rtol * scale))
 
 
-def _row(case, size, dtype, res, ref_name, target, how, ok, **extra):
+def _row(case, size, dtype, res, ref_name, target, how, ok, call=None, **extra):
     r = res["ratios"]["ricci"]
+    if call is not None:
+        extra["program"] = P.program_stats(call)
     return {"case": case, "size": size, "dtype": dtype, "ricci_s": res["ricci"]["median_s"],
             "reference": ref_name, "reference_s": res[ref_name]["median_s"],
             "ricci_min_s": res["ricci"]["min_s"], "reference_min_s": res[ref_name]["min_s"],
@@ -117,7 +122,7 @@ def child_rnn_cell(sizes, repeats):
             res = P.paired({"ricci": call, "handwritten": lambda: handwritten(**inputs)}, "handwritten",
                            repeats=repeats)
             P.emit(_row("rnn_cell", list(size), np.dtype(dtype).name, res, "handwritten",
-                        rnn_cell_target(size), how, ok, ricci_dtype=str(val.dtype)))
+                        rnn_cell_target(size), how, ok, call=call, ricci_dtype=str(val.dtype)))
 
 
 # =========================================================================== attention
@@ -162,7 +167,7 @@ def child_attention(sizes, repeats):
         ok = all(_close(a, b, np.float64) for a, b in zip(vals, refs))
         res = P.paired({"ricci": call, "handwritten": lambda: attention_backward(**inputs)}, "handwritten",
                        repeats=repeats)
-        P.emit(_row("attention", list(size), "float64", res, "handwritten", TARGETS["attention"], how, ok))
+        P.emit(_row("attention", list(size), "float64", res, "handwritten", TARGETS["attention"], how, ok, call=call))
 
 
 # =========================================================================== unrolled rnn
@@ -256,9 +261,12 @@ def child_rnn(steps, repeats):
         def jax_call():
             return jax.block_until_ready(jgrad(*args))
 
-        res = P.paired({"ricci": call, "jax": jax_call}, "jax", repeats=repeats)
+        res = P.paired({"ricci": call, "jax": jax_call, "numpy": lambda: rnn_numpy(T, inputs)}, "jax",
+                       repeats=repeats)
+        pairs = [a / b for a, b in zip(res["ricci"]["times_s"], res["numpy"]["times_s"])]
+        extra.update(numpy_bptt_s=res["numpy"]["median_s"], ratio_to_numpy_bptt=float(np.median(pairs)))
         P.emit(_row("rnn", [T, RNN_HIDDEN, RNN_BATCH, RNN_INPUT], "float64", res, "jax", TARGETS["rnn"], how, ok,
-                    reference_desc="jax.jit(jax.grad(loss)) with lax.scan", **extra))
+                    call=call, reference_desc="jax.jit(jax.grad(loss)) with lax.scan", **extra))
 
 
 # =========================================================================== logistic HVP
@@ -284,7 +292,56 @@ def child_hvp(sizes, repeats):
         call, how = P.ricci_runner(hv, inputs)
         ok = _close(call(), closed(**inputs), np.float64)
         res = P.paired({"ricci": call, "closed": lambda: closed(**inputs)}, "closed", repeats=repeats)
-        P.emit(_row("hvp", [n, 2 * n], "float64", res, "closed", TARGETS["hvp"], how, ok))
+        P.emit(_row("hvp", [n, 2 * n], "float64", res, "closed", TARGETS["hvp"], how, ok, call=call))
+
+
+def ricci_case(part, size):
+    """ricci's call for one case (float64), for --profile."""
+    import ricci
+
+    if part == "rnn_cell":
+        from benchmarks.rnn_memory import make_inputs, ricci_model
+
+        _, L, Wx = ricci_model(*size, np.float64)
+        return P.ricci_runner(ricci.grad(L, Wx), make_inputs(*size, np.float64))[0]
+    if part == "attention":
+        rng = np.random.default_rng(0)
+        inputs = {n: rng.standard_normal(tuple(size)) for n in ("Q", "K", "V", "G")}
+        return P.ricci_runner(attention_expr(*size), inputs)[0]
+    if part == "rnn":
+        return P.ricci_runner(rnn_expr(size), rnn_inputs(size))[0]
+    from benchmarks.hessian import Logistic
+
+    prob = Logistic((size,))
+    T = {name: ricci.Tensor(name, shape) for name, shape in prob.shapes().items()}
+    v = ricci.Tensor("v", (size,))
+    inputs = prob.make_inputs(np.random.default_rng(0))
+    inputs["v"] = np.ones(size)
+    call = P.ricci_runner(ricci.hvp(prob.ricci_loss(T), T["w"], v), inputs)[0]
+    call.keep = (T, v)  # keep the Tensors alive with the call
+    return call
+
+
+def profile(part, size, seconds=2.0):
+    """cProfile of ricci's repeated call: where the time goes (numpy calls vs Python)."""
+    import cProfile
+    import pstats
+
+    call = ricci_case(part, size)
+    call()
+    n, t0 = 0, time.perf_counter()
+    prof = cProfile.Profile()
+    prof.enable()
+    while time.perf_counter() - t0 < seconds:
+        call()
+        n += 1
+    prof.disable()
+    print(f"profile of {n} calls of ricci's {part} gradient at {size} (sorted by own time):")
+    pstats.Stats(prof).sort_stats("tottime").print_stats(15)
+    stats = P.program_stats(call)
+    if stats:
+        print(f"compiled program: {stats}")
+        print(call.compiled.source if stats["lines"] <= 80 else "(source longer than 80 lines; see f.source)")
 
 
 CHILDREN = {"rnn_cell": child_rnn_cell, "attention": child_attention, "rnn": child_rnn, "hvp": child_hvp}
@@ -307,6 +364,9 @@ def print_row(r):
     ref = "-" if r.get("reference_s") is None else f"{r['reference_s'] * 1e3:.3f}"
     ratio = "-" if r.get("ratio") is None else f"{r['ratio']:.2f}x"
     note = r.get("skipped") or r.get("error") or ""
+    if r.get("ratio_to_numpy_bptt") is not None:
+        note += (f"(hand-written numpy BPTT {r['numpy_bptt_s'] * 1e3:.3f} ms;"
+                 f" ricci {r['ratio_to_numpy_bptt']:.2f}x it)")
     if r.get("results_agree") is False:
         note = "RESULTS DISAGREE " + note
     mine = "-" if r.get("ricci_s") is None else f"{r['ricci_s'] * 1e3:.3f}"
@@ -322,6 +382,8 @@ def main(argv=None):
     p.add_argument("--repeat", type=int, default=None, help="paired repetitions (default 21; small 5)")
     p.add_argument("--child-timeout", type=float, default=None, help="seconds per case (default 240; small 60)")
     p.add_argument("--out", type=Path, default=None)
+    p.add_argument("--profile", choices=PARTS, default=None,
+                   help="profile ricci's call for the first size of one part (float64) and print its program")
     p.add_argument("--child", choices=PARTS, help=argparse.SUPPRESS)
     args = p.parse_args(argv)
     small = args.sizes == "small"
@@ -334,6 +396,9 @@ def main(argv=None):
         return 0
 
     P.limit_threads(1)
+    if args.profile:
+        profile(args.profile, SIZES[args.profile][args.sizes][0])
+        return 0
     start = time.perf_counter()
     env = environment()
     blas = P.blas_info()
