@@ -103,6 +103,23 @@ def _row(case, size, dtype, res, ref_name, target, how, ok, call=None, **extra):
             "target": target, "met": bool(r["median"] <= target), "results_agree": ok, "how": how, **extra}
 
 
+class _guard:
+    """Catch a failing case, emit it as an error row, and go on with the next case."""
+
+    def __init__(self, case, size, dtype, target):
+        self.row = {"case": case, "size": list(size), "dtype": dtype, "target": target, "met": False}
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, kind, exc, tb):
+        if exc is None or not isinstance(exc, Exception):
+            return False
+        self.row["error"] = f"{type(exc).__name__}: {exc}"[:400]
+        P.emit(self.row)
+        return True
+
+
 # =========================================================================== rnn cell
 
 
@@ -112,17 +129,18 @@ def child_rnn_cell(sizes, repeats):
 
     for size in sizes:
         for dtype in (np.float32, np.float64):
-            _, L, Wx = ricci_model(*size, dtype)
-            g = ricci.grad(L, Wx)
-            inputs = make_inputs(*size, dtype)
-            call, how = P.ricci_runner(g, inputs)
-            ref = handwritten(**inputs)
-            val = call()
-            ok = _close(val, ref, dtype) and val.dtype == ref.dtype
-            res = P.paired({"ricci": call, "handwritten": lambda: handwritten(**inputs)}, "handwritten",
-                           repeats=repeats)
-            P.emit(_row("rnn_cell", list(size), np.dtype(dtype).name, res, "handwritten",
-                        rnn_cell_target(size), how, ok, call=call, ricci_dtype=str(val.dtype)))
+            with _guard("rnn_cell", size, np.dtype(dtype).name, rnn_cell_target(size)):
+                _, L, Wx = ricci_model(*size, dtype)
+                g = ricci.grad(L, Wx)
+                inputs = make_inputs(*size, dtype)
+                call, how = P.ricci_runner(g, inputs)
+                ref = handwritten(**inputs)
+                val = call()
+                ok = _close(val, ref, dtype) and val.dtype == ref.dtype
+                res = P.paired({"ricci": call, "handwritten": lambda: handwritten(**inputs)}, "handwritten",
+                               repeats=repeats)
+                P.emit(_row("rnn_cell", list(size), np.dtype(dtype).name, res, "handwritten",
+                            rnn_cell_target(size), how, ok, call=call, ricci_dtype=str(val.dtype)))
 
 
 # =========================================================================== attention
@@ -158,16 +176,18 @@ def attention_backward(Q, K, V, G):
 def child_attention(sizes, repeats):
     for size in sizes:
         B, S, d = size
-        rng = np.random.default_rng(0)
-        inputs = {n: rng.standard_normal((B, S, d)) for n in ("Q", "K", "V", "G")}
-        grads = attention_expr(B, S, d)
-        call, how = P.ricci_runner(grads, inputs)
-        vals = call()
-        refs = attention_backward(**inputs)
-        ok = all(_close(a, b, np.float64) for a, b in zip(vals, refs))
-        res = P.paired({"ricci": call, "handwritten": lambda: attention_backward(**inputs)}, "handwritten",
-                       repeats=repeats)
-        P.emit(_row("attention", list(size), "float64", res, "handwritten", TARGETS["attention"], how, ok, call=call))
+        with _guard("attention", size, "float64", TARGETS["attention"]):
+            rng = np.random.default_rng(0)
+            inputs = {n: rng.standard_normal((B, S, d)) for n in ("Q", "K", "V", "G")}
+            grads = attention_expr(B, S, d)
+            call, how = P.ricci_runner(grads, inputs)
+            vals = call()
+            refs = attention_backward(**inputs)
+            ok = all(_close(a, b, np.float64) for a, b in zip(vals, refs))
+            res = P.paired({"ricci": call, "handwritten": lambda: attention_backward(**inputs)}, "handwritten",
+                           repeats=repeats)
+            P.emit(_row("attention", list(size), "float64", res, "handwritten", TARGETS["attention"], how, ok,
+                        call=call))
 
 
 # =========================================================================== unrolled rnn
@@ -224,49 +244,50 @@ def child_rnn(steps, repeats):
         jax = None
         why = f"jax not importable ({type(exc).__name__}: {exc})"
     for T in steps:
-        inputs = rnn_inputs(T)
-        t0 = time.perf_counter()
-        grads = rnn_expr(T)
-        build_derive = time.perf_counter() - t0
-        t0 = time.perf_counter()
-        call, how = P.ricci_runner(grads, inputs)
-        vals = call()
-        first = time.perf_counter() - t0
-        refs = rnn_numpy(T, inputs)
-        ok = all(_close(a, b, np.float64) for a, b in zip(vals, refs))
-        extra = {"build_derive_s": build_derive, "ricci_first_call_s": first}
-        if jax is None:
-            ricci_s, ricci_min, _ = P.steady_time(call, repeats=repeats)
-            P.emit({"case": "rnn", "size": [T, RNN_HIDDEN, RNN_BATCH, RNN_INPUT], "dtype": "float64",
-                    "ricci_s": ricci_s, "reference": "jax.jit(jax.grad)", "reference_s": None, "ratio": None,
-                    "target": TARGETS["rnn"], "met": None, "skipped": why, "how": how,
-                    "results_agree": ok, **extra})
-            continue
+        with _guard("rnn", [T, RNN_HIDDEN, RNN_BATCH, RNN_INPUT], "float64", TARGETS["rnn"]):
+            inputs = rnn_inputs(T)
+            t0 = time.perf_counter()
+            grads = rnn_expr(T)
+            build_derive = time.perf_counter() - t0
+            t0 = time.perf_counter()
+            call, how = P.ricci_runner(grads, inputs)
+            vals = call()
+            first = time.perf_counter() - t0
+            refs = rnn_numpy(T, inputs)
+            ok = all(_close(a, b, np.float64) for a, b in zip(vals, refs))
+            extra = {"build_derive_s": build_derive, "ricci_first_call_s": first}
+            if jax is None:
+                ricci_s, ricci_min, _ = P.steady_time(call, repeats=repeats)
+                P.emit({"case": "rnn", "size": [T, RNN_HIDDEN, RNN_BATCH, RNN_INPUT], "dtype": "float64",
+                        "ricci_s": ricci_s, "reference": "jax.jit(jax.grad)", "reference_s": None, "ratio": None,
+                        "target": TARGETS["rnn"], "met": None, "skipped": why, "how": how,
+                        "results_agree": ok, **extra})
+                continue
 
-        def loss(W, U, h0, xs):
-            def step(h, x):
-                return jnp.tanh(W @ h + U @ x), None
+            def loss(W, U, h0, xs):
+                def step(h, x):
+                    return jnp.tanh(W @ h + U @ x), None
 
-            h, _ = jax.lax.scan(step, h0, xs)
-            return jnp.sum(h * h)
+                h, _ = jax.lax.scan(step, h0, xs)
+                return jnp.sum(h * h)
 
-        jgrad = jax.jit(jax.grad(loss, argnums=(0, 1)))
-        args = [jnp.asarray(inputs[k]) for k in ("W", "U", "h0")]
-        args.append(jnp.asarray(np.stack([inputs[f"x{t}"] for t in range(T)])))
-        t0 = time.perf_counter()
-        jvals = jax.block_until_ready(jgrad(*args))
-        extra["jax_first_call_s"] = time.perf_counter() - t0
-        ok = ok and all(_close(np.asarray(a), b, np.float64) for a, b in zip(jvals, refs))
+            jgrad = jax.jit(jax.grad(loss, argnums=(0, 1)))
+            args = [jnp.asarray(inputs[k]) for k in ("W", "U", "h0")]
+            args.append(jnp.asarray(np.stack([inputs[f"x{t}"] for t in range(T)])))
+            t0 = time.perf_counter()
+            jvals = jax.block_until_ready(jgrad(*args))
+            extra["jax_first_call_s"] = time.perf_counter() - t0
+            ok = ok and all(_close(np.asarray(a), b, np.float64) for a, b in zip(jvals, refs))
 
-        def jax_call():
-            return jax.block_until_ready(jgrad(*args))
+            def jax_call():
+                return jax.block_until_ready(jgrad(*args))
 
-        res = P.paired({"ricci": call, "jax": jax_call, "numpy": lambda: rnn_numpy(T, inputs)}, "jax",
-                       repeats=repeats)
-        pairs = [a / b for a, b in zip(res["ricci"]["times_s"], res["numpy"]["times_s"])]
-        extra.update(numpy_bptt_s=res["numpy"]["median_s"], ratio_to_numpy_bptt=float(np.median(pairs)))
-        P.emit(_row("rnn", [T, RNN_HIDDEN, RNN_BATCH, RNN_INPUT], "float64", res, "jax", TARGETS["rnn"], how, ok,
-                    call=call, reference_desc="jax.jit(jax.grad(loss)) with lax.scan", **extra))
+            res = P.paired({"ricci": call, "jax": jax_call, "numpy": lambda: rnn_numpy(T, inputs)}, "jax",
+                           repeats=repeats)
+            pairs = [a / b for a, b in zip(res["ricci"]["times_s"], res["numpy"]["times_s"])]
+            extra.update(numpy_bptt_s=res["numpy"]["median_s"], ratio_to_numpy_bptt=float(np.median(pairs)))
+            P.emit(_row("rnn", [T, RNN_HIDDEN, RNN_BATCH, RNN_INPUT], "float64", res, "jax", TARGETS["rnn"], how, ok,
+                        call=call, reference_desc="jax.jit(jax.grad(loss)) with lax.scan", **extra))
 
 
 # =========================================================================== logistic HVP
@@ -277,22 +298,23 @@ def child_hvp(sizes, repeats):
     from benchmarks.hessian import Logistic
 
     for n in sizes:
-        prob = Logistic((n,))
-        T = {name: ricci.Tensor(name, shape) for name, shape in prob.shapes().items()}
-        v = ricci.Tensor("v", (n,))
-        hv = ricci.hvp(prob.ricci_loss(T), T["w"], v)
-        rng = np.random.default_rng(0)
-        inputs = prob.make_inputs(rng)
-        inputs["v"] = rng.standard_normal(n)
+        with _guard("hvp", [n, 2 * n], "float64", TARGETS["hvp"]):
+            prob = Logistic((n,))
+            T = {name: ricci.Tensor(name, shape) for name, shape in prob.shapes().items()}
+            v = ricci.Tensor("v", (n,))
+            hv = ricci.hvp(prob.ricci_loss(T), T["w"], v)
+            rng = np.random.default_rng(0)
+            inputs = prob.make_inputs(rng)
+            inputs["v"] = rng.standard_normal(n)
 
-        def closed(w, X, y, v):
-            s = 1.0 / (1.0 + np.exp(-y * (X @ w)))
-            return X.T @ (s * (1.0 - s) * (X @ v))
+            def closed(w, X, y, v):
+                s = 1.0 / (1.0 + np.exp(-y * (X @ w)))
+                return X.T @ (s * (1.0 - s) * (X @ v))
 
-        call, how = P.ricci_runner(hv, inputs)
-        ok = _close(call(), closed(**inputs), np.float64)
-        res = P.paired({"ricci": call, "closed": lambda: closed(**inputs)}, "closed", repeats=repeats)
-        P.emit(_row("hvp", [n, 2 * n], "float64", res, "closed", TARGETS["hvp"], how, ok, call=call))
+            call, how = P.ricci_runner(hv, inputs)
+            ok = _close(call(), closed(**inputs), np.float64)
+            res = P.paired({"ricci": call, "closed": lambda: closed(**inputs)}, "closed", repeats=repeats)
+            P.emit(_row("hvp", [n, 2 * n], "float64", res, "closed", TARGETS["hvp"], how, ok, call=call))
 
 
 def ricci_case(part, size):
