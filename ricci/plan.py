@@ -123,10 +123,12 @@ def use_solve(net, uses):
     ``solve(X, B)`` and ``B X⁻¹`` becomes ``solve(Xᵀ, Bᵀ)``ᵀ — cheaper and more
     accurate than forming the inverse.
     """
-    from .linalg import PRIMITIVES as _primitives
-
     def single_use_inverse(node):
         return isinstance(node, Apply) and node.primitive.name == "inv" and uses[node] == 1
+
+    if not any(single_use_inverse(node) for node, _ in net.factors):
+        return net
+    from .linalg import PRIMITIVES as _primitives
 
     factors = list(net.factors)
     changed, patient = True, True

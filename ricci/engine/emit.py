@@ -19,7 +19,15 @@ def program(x0):
 >>> fn(np.ones((2, 3)))[0].shape
 (3, 3)
 """
+import re
+
 import numpy as np
+
+# Above this many lines, compiling one Python function costs more than the kernels save
+# (CPython compiles ~7 µs a line): the program runs instead as a list of steps, each a
+# small compiled template shared by every line of the same shape.
+STRAIGHT_LINE_LIMIT = 4000
+_NAME = re.compile(r"\b[tx]\d+\b")
 
 
 class Value:
@@ -96,8 +104,8 @@ class Builder:
         """Emit a statement that updates an existing value (``t3 *= 2``)."""
         self.lines.append((None, text, tuple(u.name for u in uses), comment))
 
-    def compile(self, outputs, name="program"):
-        """``(function, source)``: the program returning ``[outputs...]`` as a list."""
+    def source(self, outputs, name="program"):
+        """The program's text, with ``del`` after each temporary's last use."""
         returned = {v.name for v in outputs}
         params = set(self.params)
         last = {}
@@ -113,7 +121,56 @@ class Builder:
             if dead:
                 body.append(f"    del {', '.join(dead)}")
         body.append(f"    return [{', '.join(v.name for v in outputs)}]")
-        source = f"def {name}({', '.join(self.params)}):\n" + "\n".join(body)
+        return f"def {name}({', '.join(self.params)}):\n" + "\n".join(body)
+
+    def compile(self, outputs, name="program"):
+        """``(function, source)``: the program returning ``[outputs...]`` as a list."""
+        source = self.source(outputs, name)
+        if len(self.lines) > STRAIGHT_LINE_LIMIT:
+            return self._stepper(outputs), source
         namespace = dict(self.namespace)
         exec(compile(source, f"<ricci {name}>", "exec"), namespace)  # noqa: S102 (our own generated code)
         return namespace[name], source
+
+    def _stepper(self, outputs):
+        """Run the lines as steps over a list of slots, one compiled template per distinct line shape."""
+        slot = {p: i for i, p in enumerate(self.params)}
+        templates, steps, sources = {}, [], []
+        last = {}
+        for i, (target, _, uses, _) in enumerate(self.lines):
+            for u in uses:
+                last[u] = i
+        keep = set(self.params) | {v.name for v in outputs}
+        for i, (target, text, uses, _) in enumerate(self.lines):
+            order = list(dict.fromkeys(uses))
+            arg = {u: f"a{k}" for k, u in enumerate(order)}
+            body = _NAME.sub(lambda m: arg.get(m.group(0), m.group(0)), text)
+            shape = (body, len(order), target is None)
+            if shape not in templates:
+                fn = f"s{len(templates)}"
+                templates[shape] = fn
+                params = ", ".join(arg[u] for u in order)
+                if target is None:  # an in-place statement on its first operand
+                    sources.append(f"def {fn}({params}):\n    {body}\n    return a0")
+                else:
+                    sources.append(f"def {fn}({params}):\n    return {body}")
+            out = target if target is not None else order[0]
+            if out not in slot:
+                slot[out] = len(slot)
+            dead = tuple(slot[u] for u in order if last.get(u) == i and u not in keep)
+            steps.append((templates[shape], slot[out], tuple(slot[u] for u in order), dead))
+        namespace = dict(self.namespace)
+        exec(compile("\n".join(sources), "<ricci steps>", "exec"), namespace)  # noqa: S102 (our own code)
+        plan = [(namespace[fn], out, ins, dead) for fn, out, ins, dead in steps]
+        n_slots, n_params = len(slot), len(self.params)
+        results = [slot[v.name] for v in outputs]
+
+        def program(*args):
+            values = list(args) + [None] * (n_slots - n_params)
+            for fn, out, ins, dead in plan:
+                values[out] = fn(*[values[i] for i in ins])
+                for i in dead:
+                    values[i] = None
+            return [values[i] for i in results]
+
+        return program

@@ -154,6 +154,8 @@ def plan_path(inputs, output, sizes, optimize="auto"):
     Labels may be any hashables; they are renamed canonically, so networks of
     the same structure and sizes share one cached plan.
     """
+    if len(inputs) < 3:
+        return [(0, 1)] if len(inputs) == 2 else []
     canon = {}
     for lab in [lab for labs in inputs for lab in labs] + list(output):
         canon.setdefault(lab, len(canon))

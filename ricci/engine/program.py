@@ -18,6 +18,8 @@ def program(x0, x1):
     t0 = x0 @ x1  # ab,bc->ac
     return [t0]
 """
+import gc
+
 import numpy as np
 
 from ..errors import DtypeError, SingularMatrixError
@@ -29,6 +31,13 @@ from .paths import pair_flops, plan_path
 
 NON_HOLOMORPHIC = frozenset({"abs", "relu", "sign", "step"})
 LINALG = frozenset({"inv", "solve"})
+
+
+def _size(shape):
+    n = 1
+    for d in shape:
+        n *= d
+    return n
 
 
 def _describe(node, limit=80):
@@ -79,6 +88,15 @@ class Program:
     """
 
     def __init__(self, roots, signature, optimize="auto"):
+        enabled = gc.isenabled()
+        gc.disable()  # building a program makes many small objects and no cycles worth collecting
+        try:
+            self._build(roots, signature, optimize)
+        finally:
+            if enabled:
+                gc.enable()
+
+    def _build(self, roots, signature, optimize):
         self.roots, self.signature, self.optimize = tuple(roots), tuple(signature), optimize
         params = [f"x{i}" for i in range(len(signature))]
         self.b = b = Builder(params)
@@ -178,7 +196,7 @@ class Program:
             kernel = _guarded(prim.evaluate, node) if prim.name in LINALG else prim.evaluate
             name = b.bind(kernel, prim.name + "_")
             text = f"{name}([{', '.join(a.name for a in args)}], {node.params!r})"
-        self.flops += node.size * max(1, len(args))
+        self.flops += _size(node.shape) * max(1, len(args))
         return self._note(b.assign(text, args, node.shape, dtype))
 
     def _add(self, node, values):
@@ -187,7 +205,7 @@ class Program:
         dtype = np.result_type(*[v.dtype for v in values], *coefs, node.offset)
         if len(values) == 1 and not node.offset and self._private(node.terms[0][1], values[0], dtype):
             b.inplace(f"{values[0].name} *= {_literal(b, coefs[0])}", values)  # a scaled term used only here
-            self.flops += node.size
+            self.flops += _size(node.shape)
             return values[0]
         if not values:  # a constant offset of the node's shape
             dt = b.bind(dtype, "dt")
@@ -209,7 +227,7 @@ class Program:
             text += f" {sign} {piece}"
         if len(pieces) == 1:  # a scaled term alone, or a term plus nothing: make a fresh array
             text = f"np.array({text})" if text == values[0].name else text
-        self.flops += node.size * max(1, len(values))
+        self.flops += _size(node.shape) * max(1, len(values))
         return self._note(b.assign(text, values, node.shape, dtype))
 
     def _private(self, child, value, dtype):
@@ -238,8 +256,15 @@ class Program:
                          [], node.shape, np.result_type(self.default_dtype, net.scale))
             return self._note(v)
         # reduce what each factor alone carries, then contract pairwise along the planned path
+        counts = dict.fromkeys(out, 2)
+        for _, labs in ops:
+            for lab in labs:
+                counts[lab] = counts.get(lab, 0) + 1
         reduced = []
         for i, (v, labs) in enumerate(ops):
+            if len(set(labs)) == len(labs) and all(counts[lab] > 1 for lab in labs):
+                reduced.append((v, labs))
+                continue
             keep = set(out).union(*(set(l2) for j, (_, l2) in enumerate(ops) if j != i))
             nv, nl = reduce_alone(b, v, labs, keep)
             if nv is not v:
@@ -252,14 +277,14 @@ class Program:
         if scale != 1 and len(ops) > 1:  # scale the smallest factor when that is cheaper than the result
             i = min(range(len(ops)), key=lambda k: ops[k][0].size)
             v, labs = ops[i]
-            if v.size < node.size:
+            if v.size < _size(node.shape):
                 nv = b.assign(f"{v.name} * {_literal(b, scale)}", [v], v.shape, np.result_type(v.dtype, scale))
                 created.add(nv.name)
                 self._note(nv, "an intermediate")
                 ops[i] = (nv, labs)
                 scale = 1
         path = plan_path([labs for _, labs in ops], present, sizes, self.optimize)
-        letter = net.letters()
+        letter = net.letters() if len(sizes) <= 26 else None
         for i, j in path:
             rest = [op for k, op in enumerate(ops) if k not in (i, j)]
             keep = set(out).union(*(set(labs) for _, labs in rest))
