@@ -26,7 +26,7 @@ import numpy as np
 # Above this many lines, compiling one Python function costs more than the kernels save
 # (CPython compiles ~7 µs a line): the program runs instead as a list of steps, each a
 # small compiled template shared by every line of the same shape.
-STRAIGHT_LINE_LIMIT = 4000
+STRAIGHT_LINE_LIMIT = 20000
 _NAME = re.compile(r"\b[tx]\d+\b")
 
 

@@ -103,6 +103,9 @@ class Program:
         self.flops = 0
         self.largest = (0, 0, (), None, False, None)
         self._eyes = {}
+        self._pairs = {}  # pairwise products computed so far, for reuse
+        self._pair_keys = {}  # value name -> its key in _pairs
+        self._shared = set()  # names of values reused by several networks: never written in place
         by_name = {name: (param, shape, np.dtype(dtype)) for param, (name, shape, dtype) in zip(params, signature)}
         floats = [d for _, _, d in by_name.values() if d.kind in "fc"]
         self.default_dtype = np.result_type(*floats) if floats else np.dtype(np.float64)
@@ -204,6 +207,7 @@ class Program:
         coefs = [coef for coef, _ in node.terms]
         dtype = np.result_type(*[v.dtype for v in values], *coefs, node.offset)
         if len(values) == 1 and not node.offset and self._private(node.terms[0][1], values[0], dtype):
+            self._written(values[0])
             b.inplace(f"{values[0].name} *= {_literal(b, coefs[0])}", values)  # a scaled term used only here
             self.flops += _size(node.shape)
             return values[0]
@@ -217,23 +221,69 @@ class Program:
                 pieces.append(("+", v.name))
             elif coef == -1:
                 pieces.append(("-", v.name))
+            elif isinstance(coef, (int, float)) and coef < 0:
+                pieces.append(("-", f"{_literal(b, -coef)} * {v.name}"))
             else:
                 pieces.append(("+", f"{_literal(b, coef)} * {v.name}"))
         if node.offset:
-            pieces.append(("+", _literal(b, node.offset)))
-        sign, first = pieces[0]
-        text = first if sign == "+" else f"-{first}"
+            off = node.offset
+            negative = isinstance(off, (int, float)) and off < 0
+            pieces.append(("-" if negative else "+", _literal(b, -off if negative else off)))
+            if pieces[0][0] == "-":  # 1 - t rather than -t + 1: one pass fewer
+                pieces.insert(0, pieces.pop())
+        self.flops += _size(node.shape) * max(1, len(values))
+        terms = [(c, child) for c, child in node.terms]
+        first = terms[0][1]
+        if len(values) >= 2 and pieces[0] == ("+", values[0].name) and self._private(first, values[0], dtype):
+            # accumulate into the first term's fresh array: no temporaries
+            self._written(values[0])
+            for sign, piece in pieces[1:]:
+                b.inplace(f"{values[0].name} {sign}= {piece}", [values[0]] + [v for v in values[1:] if v.name in piece])
+            return values[0]
+        sign, head = pieces[0]
+        text = head if sign == "+" else f"-{head}"
         for sign, piece in pieces[1:]:
             text += f" {sign} {piece}"
         if len(pieces) == 1:  # a scaled term alone, or a term plus nothing: make a fresh array
             text = f"np.array({text})" if text == values[0].name else text
-        self.flops += _size(node.shape) * max(1, len(values))
         return self._note(b.assign(text, values, node.shape, dtype))
 
     def _private(self, child, value, dtype):
         """Whether ``value`` (of ``child``) may be overwritten: fresh, ours, used once, of ``dtype``."""
         return (value.owner is None and self.uses.get(child, 0) == 1 and child not in self.roots
-                and value.dtype == dtype and value.shape != ())
+                and value.dtype == dtype and value.shape != () and value.name not in self._shared)
+
+    def _pair(self, left, right, keep, sizes, letter):
+        """A pairwise product, reused when the same two values meet the same way again.
+
+        Networks flattened from one expression often share a pairwise product
+        (the cotangent of a shared layer feeds the gradients of its weight and
+        of its input): it is computed once. Returns ``((value, labels), fresh)``.
+        """
+        (x, lx), (y, ly) = left, right
+        canon = {}
+        for lab in lx + ly:
+            canon.setdefault(lab, len(canon))
+        key = (x.name, tuple(canon[lab] for lab in lx), y.name, tuple(canon[lab] for lab in ly),
+               tuple(sorted(canon[lab] for lab in canon if lab in keep)))
+        hit = self._pairs.get(key)
+        if hit is not None:
+            value, labels = hit
+            back = {v: k for k, v in canon.items()}
+            self._shared.add(value.name)
+            return (value, tuple(back[lab] for lab in labels)), False
+        value, labels = contract_pair(self.b, left, right, keep, sizes, letter)
+        self._pairs[key] = (value, tuple(canon[lab] for lab in labels))
+        self._pair_keys[value.name] = key
+        return (value, labels), True
+
+    def _written(self, value):
+        """``value`` is about to be overwritten in place: it can no longer be reused."""
+        base = value.base()
+        if base != "extern":
+            key = self._pair_keys.pop(base.name, None)
+            if key is not None:
+                self._pairs.pop(key, None)
 
     def _delta_operand(self, node, dtype):
         key = (node.n, np.dtype(dtype).str)
@@ -289,9 +339,10 @@ class Program:
             rest = [op for k, op in enumerate(ops) if k not in (i, j)]
             keep = set(out).union(*(set(labs) for _, labs in rest))
             self.flops += pair_flops(ops[i][1], ops[j][1], keep, sizes)
-            new = contract_pair(b, ops[i], ops[j], keep, sizes, letter)
-            created.add(new[0].name)
-            self._note(new[0], "an intermediate")
+            new, fresh = self._pair(ops[i], ops[j], keep, sizes, letter)
+            if fresh:
+                created.add(new[0].name)
+                self._note(new[0], "an intermediate")
             ops = rest + [new]
         (v, labs), = ops
         if tuple(labs) != present:
@@ -301,7 +352,9 @@ class Program:
         if scale != 1:
             target = np.result_type(v.dtype, scale)
             base = v.base()
-            if base != "extern" and base.name in created and target == v.dtype and v.shape:
+            if (base != "extern" and base.name in created and base.name not in self._shared
+                    and target == v.dtype and v.shape):
+                self._written(v)
                 b.inplace(f"{v.name} *= {_literal(b, scale)}", [v])
             else:
                 v = b.assign(f"{v.name} * {_literal(b, scale)}", [v], v.shape, target)
