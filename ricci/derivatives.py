@@ -14,13 +14,66 @@ no generalized Jacobian exists until the user evaluates a Jacobian.
 >>> L = ricci.einsum("i,i->", ricci.einsum("ij,j->i", W, x), ricci.einsum("ij,j->i", W, x))
 >>> ricci.grad(L, x).shape, ricci.jacobian(ricci.einsum("ij,j->i", W, x), W).shape
 ((3,), (2, 2, 3))
+
+Every result also records what it was derived for (:func:`derived_wrt`,
+:func:`is_jacobian`), so the evaluator can word its errors.
 """
+import threading
+import weakref
+
 from .errors import NotScalarError, ShapeError, WrtError
 from .expr import Constant, Delta, Expr, Tensor, Zeros, add, as_expr, contract, topological_order
 from .primitives import outer_labels
 from .rules import RULES
 
 ONE = Constant(1.0)
+
+# result node -> (names of the Tensors it is a derivative with respect to, generalized Jacobian?)
+_provenance = weakref.WeakKeyDictionary()
+_provenance_lock = threading.Lock()
+
+
+def _register(results, wrts, jacobian=False):
+    """Note that ``results[i]`` is a derivative with respect to ``wrts[i]`` (a Tensor or a
+    tuple of them), in union with earlier notes; returns ``results``.
+
+    Nodes are interned, so one node may come from several calls; a node is a
+    generalized Jacobian if any call made it one.
+    """
+    with _provenance_lock:
+        for node, wrt in zip(results, wrts):
+            names = frozenset(w.name for w in (wrt if isinstance(wrt, tuple) else (wrt,)))
+            have_names, have_jacobian = _provenance.get(node, (frozenset(), False))
+            _provenance[node] = (have_names | names, have_jacobian or jacobian)
+    return results
+
+
+def derived_wrt(node):
+    """The names of the Tensors ``node`` was returned as a derivative with respect to.
+
+    Empty for an expression no differential operator returned.
+
+    >>> import ricci
+    >>> x, y = ricci.Tensor("x", (2,)), ricci.Tensor("y", (2,))
+    >>> sorted(derived_wrt(ricci.grad(ricci.einsum("i,i->", ricci.sin(x), ricci.sin(y)), x)))
+    ['x']
+    >>> derived_wrt(ricci.sin(x))
+    frozenset()
+    """
+    with _provenance_lock:
+        return _provenance.get(node, (frozenset(), False))[0]
+
+
+def is_jacobian(node):
+    """Whether ``node`` was returned by ``jacobian``/``hessian`` with outer axes (an identity seed).
+
+    >>> import ricci
+    >>> x = ricci.Tensor("x", (2,))
+    >>> is_jacobian(ricci.jacobian(ricci.tanh(x), x)), is_jacobian(ricci.vjp(ricci.tanh(x), x, [1., 2.]))
+    (True, False)
+    """
+    with _provenance_lock:
+        return _provenance.get(node, (frozenset(), False))[1]
 
 
 def _check_wrt(wrt):
@@ -54,7 +107,8 @@ def backprop(y, seed, k, wrts):
     ``seed.shape[:k] + variable.shape``.
     """
     order = topological_order([y])
-    needed = _depending_on(order, set(wrts))
+    variables = set(wrts)  # a set: membership is tested at every node (a list made this quadratic)
+    needed = _depending_on(order, variables)
     outer_shape = seed.shape[:k]
     pending = {y: [seed]} if y in needed else {}
     result = {}
@@ -62,8 +116,8 @@ def backprop(y, seed, k, wrts):
         contributions = pending.pop(node, None)
         if not contributions:
             continue
-        cotangent = add([(1.0, c) for c in contributions])
-        if node in wrts:
+        cotangent = contributions[0] if len(contributions) == 1 else add([(1.0, c) for c in contributions])
+        if node in variables:
             result[node] = cotangent
         rule = RULES.get(type(node))
         if rule is None or isinstance(cotangent, Zeros):
@@ -122,7 +176,7 @@ def grad(L, wrt):
     for w in wrts:
         _check_wrt(w)
     result = backprop(L, ONE, 0, wrts)
-    grads = [result[w] for w in wrts]
+    grads = _register([result[w] for w in wrts], wrts)
     return grads if many else grads[0]
 
 
@@ -144,7 +198,7 @@ def vjp(y, wrt, cotangent):
     if cotangent.shape != y.shape:
         raise ShapeError(f"the cotangent has shape {cotangent.shape} but the output has shape {y.shape}")
     result = backprop(y, cotangent, 0, wrts)
-    out = [result[w] for w in wrts]
+    out = _register([result[w] for w in wrts], wrts)
     return out if many else out[0]
 
 
@@ -163,7 +217,7 @@ def jvp(y, wrt, tangent):
         raise ShapeError(
             f"the tangent has shape {tangent.shape} but the variable {wrt.name!r} has shape {wrt.shape}"
         )
-    return forward(y, {wrt: tangent})
+    return _register([forward(y, {wrt: tangent})], [wrt])[0]
 
 
 def jacobian(y, wrt):
@@ -183,7 +237,7 @@ def jacobian(y, wrt):
     for w in wrts:
         _check_wrt(w)
     result = backprop(y, _identity(y.shape), y.ndim, wrts)
-    out = [result[w] for w in wrts]
+    out = _register([result[w] for w in wrts], wrts, jacobian=y.ndim > 0)
     return out if many else out[0]
 
 
@@ -197,7 +251,8 @@ def hessian(L, wrt, wrt2=None):
            [0., 2.]])
     """
     g = grad(L, wrt)
-    return jacobian(g, _check_wrt(wrt if wrt2 is None else wrt2))
+    wrt2 = _check_wrt(wrt if wrt2 is None else wrt2)
+    return _register([jacobian(g, wrt2)], [(wrt, wrt2)], jacobian=g.ndim > 0)[0]
 
 
 def hvp(L, wrt, vector):
@@ -208,4 +263,4 @@ def hvp(L, wrt, vector):
     >>> ricci.hvp(ricci.einsum("i,i,i->", x, x, x), x, np.ones(2))(x=np.array([1., 2.]))
     array([ 6., 12.])
     """
-    return jvp(grad(L, wrt), wrt, vector)
+    return jvp(grad(L, wrt), wrt, vector)  # registered by jvp
