@@ -3,7 +3,10 @@
 - Contraction: the derivative with respect to one factor is the same network
   with that factor removed; its legs become free indices, joined to the old
   labels by deltas (which simplification then merges away). A variable
-  occurring at several factors gets one contribution per occurrence.
+  occurring at several factors gets one contribution per occurrence. When
+  several factors of a larger network are needed, the cotangent goes down a
+  planned pairwise tree instead, so the partial products ("environments")
+  are shared (:mod:`ricci.environments`).
 - Sum: each term receives the cotangent times its coefficient.
 - Primitive application: the primitive's own rule (:mod:`ricci.primitives`).
 
@@ -17,19 +20,15 @@ outer labels through unchanged.
 >>> g(A=np.array([[1., 2.], [3., 4.]]), x=np.array([1., 1.]))
 array([ 7., 13.])
 """
-from .expr import Add, Apply, Contract, Delta, add, contract
-from .primitives import outer_labels
+from .environments import contract_cotangents
+from .expr import Add, Apply, Contract, add, contract
 
 
 def contract_vjp(node, cotangent, k, needed):
-    outer = outer_labels(k)
-    for pos, (child, labels) in enumerate(node.factors):
-        if child not in needed:
-            continue
-        legs = tuple(("leg", i) for i in range(child.ndim))
-        others = [f for j, f in enumerate(node.factors) if j != pos]
-        deltas = [(Delta(n), (leg, lab)) for leg, lab, n in zip(legs, labels, child.shape)]
-        yield pos, contract(outer + legs, [(cotangent, outer + node.out)] + others + deltas)
+    # One needed factor: its whole environment as one network. Several: through a
+    # planned pairwise tree sharing the partial products, where that is cheaper
+    # (see ricci.environments).
+    return contract_cotangents(node, cotangent, k, needed)
 
 
 def contract_jvp(node, tangents):
