@@ -70,7 +70,36 @@ class _Names:
         self.names = {}
 
     def show(self, expr, top=True):
-        """An expression as einsum text over named operands (named nodes are not opened)."""
+        """An expression as einsum text over named operands (named nodes are not opened).
+
+        Unnamed parts are written out children first with an explicit stack,
+        so any depth works; a part longer than 1,000 characters, or nested more
+        than 12 unnamed levels deep, is shown as ``<expression of shape ...>``,
+        so each call costs O(1) in the depth of the expression.
+        """
+        memo = {}
+        stack = [(expr, top, False, 0)]
+        while stack:
+            node, is_top, ready, depth = stack.pop()
+            if (node, is_top) in memo:
+                continue
+            short = self._short(node, is_top)
+            if short is None and depth > _DEPTH_LIMIT:
+                short = f"<expression of shape {node.shape}>"
+            if short is not None:
+                memo[node, is_top] = short
+                continue
+            kids = self._kids(node)
+            if not ready:
+                stack.append((node, is_top, True, depth))
+                stack.extend((c, False, False, depth + 1) for c in kids if (c, False) not in memo)
+                continue
+            texts = {c: _capped(memo[c, False], c) for c in kids}
+            memo[node, is_top] = self._compose(node, texts)
+        return memo[expr, top]
+
+    def _short(self, expr, top):
+        """The text of a node that needs no parts, or None."""
         if expr in self.names and not top:
             return self.names[expr]
         if isinstance(expr, Tensor):
@@ -88,8 +117,19 @@ class _Names:
             return f"eye({expr.n})"
         if isinstance(expr, Zeros):
             return f"zeros({expr.shape})"
+        return None
+
+    @staticmethod
+    def _kids(expr):
+        if isinstance(expr, Add):
+            return [t for _, t in expr.terms]
+        if isinstance(expr, Contract):
+            return [c for c, _ in expr.factors]
+        return list(expr.children)
+
+    def _compose(self, expr, texts):
         if isinstance(expr, Apply):
-            args = [self.show(c, False) for c in expr.children]
+            args = [texts[c] for c in expr.children]
             if expr.primitive.name == "power":
                 base = args[0] if _atomic(args[0]) else f"({args[0]})"
                 return f"{base}**{_number(expr.params[0])}"
@@ -98,19 +138,20 @@ class _Names:
         if isinstance(expr, Add):
             parts = [_number(expr.offset)] if expr.offset else []
             for coef, term in expr.terms:
-                text = self.show(term, False)
+                text = texts[term]
                 text = text if _atomic(text) or abs(coef) == 1 else f"({text})"
                 body = text if abs(coef) == 1 else f"{_number(abs(coef))}*{text}"
                 parts.append(("- " if coef < 0 else "+ ") + body if parts else ("-" if coef < 0 else "") + body)
             return " ".join(parts)
-        return self.einsum(expr)
+        return self.einsum(expr, texts=texts)
 
-    def einsum(self, expr, out_letters=None, prefer=None):
+    def einsum(self, expr, out_letters=None, prefer=None, texts=None):
         net = Network(expr.out, list(expr.factors), dict(enumerate(expr.sizes)), 1.0)
         letters = assign_letters(net, out_letters, prefer)
         lhs = ",".join("".join(letters[lab] for lab in labs) for _, labs in expr.factors)
         carried = {lab for _, labs in expr.factors for lab in labs}
-        operands = [self.show(child, False) for child, _ in expr.factors]
+        operands = [texts[child] if texts is not None else _capped(self.show(child, False), child)
+                    for child, _ in expr.factors]
         for lab in expr.out:  # broadcast indices: a ones vector
             if lab not in carried:
                 lhs += "," + letters[lab]
@@ -122,6 +163,15 @@ class _Names:
         """The einsum letters of a contraction node's factors, as shown in its definition."""
         net = Network(node.out, list(node.factors), dict(enumerate(node.sizes)), 1.0)
         return assign_letters(net)
+
+
+_PART_LIMIT = 1000
+_DEPTH_LIMIT = 12
+
+
+def _capped(text, node):
+    """A part's text, or a placeholder when it is too long to repeat inside another."""
+    return text if len(text) <= _PART_LIMIT else f"<expression of shape {node.shape}>"
 
 
 def _atomic(text):

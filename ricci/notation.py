@@ -17,6 +17,7 @@ All output is deterministic.
 >>> print(ricci.einsum("ij,jk->ik", X, W).to_latex())
 \\mathrm{out}_{ij} = X_{ik} W_{kj}
 """
+import itertools
 import re
 from collections import Counter
 
@@ -108,6 +109,7 @@ class _Index:
         self.latex, self.name = latex, name
         self.order, self.uses = uses_of(roots)
         self.bound = {}  # node -> binding name, for shared non-leaf nodes
+        self.nets = {}  # contraction -> its flattened network
         self.constants = {}
         self.letters = iter(())
         self.roots = roots
@@ -164,10 +166,26 @@ class _Index:
             name = self.constants.setdefault(node, f"C{len(self.constants)}")
             return self.tensor(name, letters), 0
         if isinstance(node, Contract):
-            return self.network(flatten(node, self.uses), letters)
+            return self.network(self.net(node), letters)
         if isinstance(node, Add):
             return self.add(node, letters)
         return self.apply(node, letters)
+
+    def net(self, node):
+        net = self.nets.get(node)
+        if net is None:
+            net = self.nets[node] = flatten(node, self.uses)
+        return net
+
+    def deps(self, node):
+        """The nodes ``render(node)`` writes inside its text."""
+        if isinstance(node, (Tensor, Delta, Zeros, Constant)):
+            return ()
+        if isinstance(node, Contract):
+            return [f for f, _ in self.net(node).factors]
+        if isinstance(node, Add):
+            return [t for _, t in node.terms]
+        return node.children
 
     def network(self, net, letters):
         names = dict(zip(net.out, letters))
@@ -248,7 +266,7 @@ class _Index:
         if arg in self.bound:
             return self.bound[arg]
         try:
-            return _Matrix([arg], latex=self.latex, uses=self.uses).render_inline(arg)
+            return _Matrix([arg], latex=self.latex, uses=self.uses, raw=self.bound).render_inline(arg)
         except _NotMatrix:
             saved = self.letters
             self.letters = self._letter_pool()
@@ -261,12 +279,21 @@ class _Index:
 
     # -- whole program -----------------------------------------------------
     def text(self):
+        written = self.written()
+        size = {}  # nodes each written part holds inline: a part above the limit gets a name
         for node in self.order:
-            if self.uses[node] > 1 and not isinstance(node, (Tensor, Constant, Delta, Zeros)) \
-                    and not (len(self.roots) == 1 and node is self.roots[0]):
+            if node not in written:
+                continue
+            leaf = isinstance(node, (Tensor, Constant, Delta, Zeros))
+            size[node] = 1 + sum(1 if d in self.bound else size[d] for d in self.deps(node))
+            if leaf or (len(self.roots) == 1 and node is self.roots[0]):
+                continue
+            if self.uses[node] > 1:
                 if isinstance(node, Apply) and all(isinstance(c, (Tensor, Constant, Delta)) for c in node.children):
                     continue  # f(X) is as short as a name: repeat it
-                self.bound[node] = (f"{{t^{{({len(self.bound)})}}}}" if self.latex else f"t{len(self.bound)}")
+            elif size[node] <= _INLINE_LIMIT:
+                continue
+            self.bound[node] = (f"{{t^{{({len(self.bound)})}}}}" if self.latex else f"t{len(self.bound)}")
         lines = []
         for node in self.order:
             if node in self.bound:
@@ -280,6 +307,16 @@ class _Index:
             body = r" \\ ".join(line.replace(" = ", " &= ", 1) for line in lines)
             return rf"\begin{{aligned}} {body} \end{{aligned}}"
         return "\n".join(lines)
+
+    def written(self):
+        """The nodes that appear in the text (the rest are spliced into networks); no recursion."""
+        seen, stack = set(self.roots), list(self.roots)
+        while stack:
+            for d in self.deps(stack.pop()):
+                if d not in seen:
+                    seen.add(d)
+                    stack.append(d)
+        return seen
 
     def definition(self, name, node):
         self.letters = self._letter_pool()
@@ -324,26 +361,55 @@ def index_notation(expr, name="out"):
 # matrix notation: a small term language
 # ---------------------------------------------------------------------------
 # forms: "s" scalar, "c" column vector, "r" row vector, "m" matrix
+def _sub_terms(args):
+    """The terms among a term's arguments (they nest up to three tuples deep)."""
+    for a in args:
+        if isinstance(a, _T):
+            yield a
+        elif isinstance(a, tuple):
+            for b in a:
+                if isinstance(b, _T):
+                    yield b
+                elif isinstance(b, tuple):
+                    yield from (c for c in b if isinstance(c, _T))
+
+
 class _T:
-    """A matrix-notation term: an operator, its arguments and its form."""
+    """A matrix-notation term: an operator, its arguments and its form.
 
-    __slots__ = ("op", "args", "form", "_key")
+    Each term knows, in O(1) from its arguments, its hash, its ``size`` (nodes
+    when written inline: a bound ref counts 1, an inline one its term's size)
+    and its ``cost`` (transposes shown), so no operation walks a whole tree.
+    """
 
-    def __init__(self, op, args, form):
+    __slots__ = ("op", "args", "form", "_key", "_hash", "size", "cost")
+
+    def __init__(self, op, args, form, size=None):
         self.op, self.args, self.form = op, tuple(args), form
         self._key = (op, self.args, form)
+        self._hash = hash(self._key)
+        subs = list(_sub_terms(self.args))
+        self.size = 1 + sum(t.size for t in subs) if size is None else size
+        if op == "inv" and self.args[0].op == "T":  # X⁻ᵀ shows no transpose
+            self.cost = self.args[0].args[0].cost
+        else:
+            own = 1 if op == "T" and self.args[0].op != "ones" else 0
+            self.cost = own + sum(t.cost for t in subs)
 
     def __eq__(self, other):
-        return isinstance(other, _T) and self._key == other._key
+        if self is other:
+            return True
+        return isinstance(other, _T) and self._hash == other._hash and self._key == other._key
 
     def __hash__(self):
-        return hash(self._key)
+        return self._hash
 
     def __repr__(self):
         return f"_T{self._key!r}"
 
 
 _SHORT = 8  # shared parts this short are written out, not named
+_INLINE_LIMIT = 120  # a part bigger than this (in term nodes) is named: no text nests deeper
 _TRANSPOSED_FORM = {"s": "s", "c": "r", "r": "c", "m": "m"}
 _FORM_OF_NDIM = {0: "s", 1: "c", 2: "m"}
 
@@ -356,12 +422,7 @@ def _cost(t):
     """How many transposes a term shows (the matrix renderer minimizes it); X⁻ᵀ counts none."""
     if isinstance(t, tuple):
         return sum(_cost(a) for a in t)
-    if not isinstance(t, _T):
-        return 0
-    if t.op == "inv" and t.args[0].op == "T":
-        return _cost(t.args[0].args[0])
-    own = 1 if t.op == "T" and t.args[0].op != "ones" else 0
-    return own + _cost(t.args)
+    return t.cost if isinstance(t, _T) else 0
 
 
 def _T_of(x):
@@ -444,7 +505,7 @@ def _scale(coef, scalars, x):
     return _T("scale", (coef, scalars, x), "s" if x is None else x.form)
 
 
-_RANK = {"atom": 0, "ref": 0, "T": 0, "ones": 0, "num": 0, "fn": 1, "inv": 1, "pow": 1}
+_RANK = {"atom": 0, "raw": 0, "ref": 0, "T": 0, "ones": 0, "num": 0, "fn": 1, "inv": 1, "pow": 1}
 
 
 def _had(args):
@@ -558,50 +619,105 @@ def _ones_matrix(rows, cols):
 class _Matrix:
     """Build matrix-notation terms from expression nodes, and render them."""
 
-    def __init__(self, roots, latex=False, names=None, uses=None):
+    def __init__(self, roots, latex=False, names=None, uses=None, raw=None):
         self.latex = latex
+        self.roots = set(roots)
         self.uses = uses if uses is not None else uses_of(roots)[1]
         self.memo = {}
+        self.nets = {}  # contraction -> its flattened network (made once)
         self.refs = {}  # key -> (node, term)
+        self.forced = set()  # keys of refs too big to write inline: always named
+        self.measuring = False
+        self.bound_names = {}
         self.named = {}  # node -> user-given name
         for name, node in (names or {}).items():
             if not isinstance(node, Expr):
                 raise NotationError(f"names must map names to ricci expressions; {name!r} maps to a "
                                     f"{type(node).__name__}")
             self.named[node] = name
+        self.raw = raw or {}  # node -> text written as is (names bound by the index printer)
         self.constants = {}
 
     # -- nodes to terms ------------------------------------------------------
     def term(self, node):
-        if node in self.memo:
-            return self.memo[node]
+        """The term of ``node``; its parts are made first, bottom-up without recursion."""
+        if node not in self.memo:
+            self._warm(node)
+        t = self.memo[node]
+        if isinstance(t, _NotMatrix):
+            raise t
+        return t
+
+    def _deps(self, node):
+        """The nodes whose terms ``build(node)`` asks for."""
+        if node in self.named or node in self.raw or isinstance(node, (Tensor, Constant, Delta, Zeros)):
+            return ()
+        if node.ndim > 2:
+            return ()
+        if isinstance(node, Contract):
+            return [f for f, _ in self.net(node).factors]
+        if isinstance(node, Add):
+            return [t for _, t in node.terms]
+        return node.children
+
+    def net(self, node):
+        net = self.nets.get(node)
+        if net is None:
+            net = self.nets[node] = flatten(node, self.uses)
+        return net
+
+    def _warm(self, root):
+        """Make the terms under ``root`` children first (an explicit stack, so any depth works)."""
+        stack = [(root, False)]
+        while stack:
+            node, ready = stack.pop()
+            if node in self.memo:
+                continue
+            if not ready:
+                stack.append((node, True))
+                stack.extend((d, False) for d in reversed(list(self._deps(node))) if d not in self.memo)
+                continue
+            try:
+                self.memo[node] = self._term_one(node)
+            except _NotMatrix as reason:  # raised again when (and if) a parent asks for it
+                self.memo[node] = reason
+
+    def _term_one(self, node):
         if node.ndim > 2:
             raise _NotMatrix(f"{self.describe(node)} has {node.ndim} indices")
         form = _FORM_OF_NDIM[node.ndim]
+        if node in self.raw:
+            return _T("raw", (self.raw[node],), form)
         if node in self.named:
-            t = _atom(self.named[node], form)
-        elif isinstance(node, Tensor):
-            t = _atom(node.name, form)
-        else:
-            t = self.build(node, form)
-            if self.uses.get(node, 0) > 1 and not isinstance(node, (Constant, Delta, Zeros)):
-                t = self.maybe_ref(node, t)
-        self.memo[node] = t
+            return _atom(self.named[node], form)
+        if isinstance(node, Tensor):
+            return _atom(node.name, form)
+        t = self.build(node, form)
+        if t.size > _INLINE_LIMIT and node not in self.roots:
+            t = self.ref(node, t, forced=True)
+        elif self.uses.get(node, 0) > 1 and not isinstance(node, (Constant, Delta, Zeros)):
+            t = self.maybe_ref(node, t)
         return t
 
     def maybe_ref(self, node, t):
         """A shared part becomes a ref (named if it occurs twice), unless it is short to write."""
-        if t.op in ("atom", "num", "ones", "eye", "zero"):
+        if t.op in ("atom", "num", "ones", "eye", "zero", "raw", "ref"):
             return t
-        self.bound_names = {}
-        if len(self.render(t)[0]) <= _SHORT:
-            return t
-        return self.ref(node, t)
+        if t.size > 4 * _SHORT:  # surely longer than _SHORT characters
+            return self.ref(node, t)
+        saved, self.bound_names, self.measuring = self.bound_names, {}, True
+        try:
+            short = len(self.render(t)[0]) <= _SHORT
+        finally:
+            self.bound_names, self.measuring = saved, False
+        return t if short else self.ref(node, t)
 
-    def ref(self, node, t):
+    def ref(self, node, t, forced=False):
         key = len(self.refs)
         self.refs[key] = (node, t)
-        return _T("ref", (key,), t.form)
+        if forced:
+            self.forced.add(key)
+        return _T("ref", (key,), t.form, size=1 if forced else t.size)
 
     def describe(self, node):
         if isinstance(node, Tensor):
@@ -624,7 +740,7 @@ class _Matrix:
             name = self.constants.setdefault(node, f"C{len(self.constants)}")
             return _atom(name, form)
         if isinstance(node, Contract):
-            return self.network(flatten(node, self.uses))
+            return self.network(self.net(node))
         if isinstance(node, Add):
             return _sum([(c, self.term(t)) for c, t in node.terms], node.offset, form)
         return self.apply(node, form)
@@ -699,7 +815,10 @@ class _Matrix:
 
     # -- rendering --------------------------------------------------------------
     def render_inline(self, node):
-        """The matrix notation of one node, shared parts inlined (no where-clause)."""
+        """The matrix notation of one node, shared parts inlined (no where-clause).
+
+        Raises ``_NotMatrix`` when a part is too big to write inline.
+        """
         t = self.term(node)
         self.bound_names = {}
         return self.render(t)[0]
@@ -707,39 +826,34 @@ class _Matrix:
     def program(self, node, avoid=()):
         """``(main text, [(name, definition text), ...])``."""
         t = self.term(node)
-        counts = Counter()
-        self._count(t, counts, {})
+        counts = self._count(t)
         taken = set(avoid) | set(self.named.values())
-        pool = (n for n in ["t", "u", "v", "w", "s", "r", "p", "q"] + [f"t{k}" for k in range(1, 1000)]
+        pool = (n for n in itertools.chain(["t", "u", "v", "w", "s", "r", "p", "q"],
+                                           (f"t{k}" for k in itertools.count(1)))
                 if n not in taken)
         self.bound_names = {}
-        for key in sorted(self.refs):  # name shared parts, unless they are short
-            if counts[key] > 1:
+        for key in sorted(self.refs):  # name shared parts, unless they are short; and big parts
+            if counts[key] > 1 or (key in self.forced and counts[key]):
                 self.bound_names[key] = next(pool)
         main = self.render(t)[0]
         defs = [(self.bound_names[k], self.render(self.refs[k][1])[0]) for k in sorted(self.bound_names)]
         consts = [(name, f"<constant of shape {node.shape}>") for node, name in self.constants.items()]
         return main, defs + consts
 
-    def _count(self, t, counts, memo):
-        """Occurrences of each ref in the fully inlined term (memoized per ref)."""
-        if t.op == "ref":
-            key = t.args[0]
-            counts[key] += 1
-            if counts[key] == 1:
-                self._count(self.refs[key][1], counts, memo)
-            return
-        for a in t.args:
-            if isinstance(a, _T):
-                self._count(a, counts, memo)
-            elif isinstance(a, tuple):
-                for c in a:
-                    if isinstance(c, _T):
-                        self._count(c, counts, memo)
-                    elif isinstance(c, tuple):
-                        for d in c:
-                            if isinstance(d, _T):
-                                self._count(d, counts, memo)
+    def _count(self, t):
+        """Occurrences of each ref in the term and in the refs it reaches (each ref's term scanned once)."""
+        counts = Counter()
+        stack = [t]
+        while stack:
+            t = stack.pop()
+            if t.op == "ref":
+                key = t.args[0]
+                counts[key] += 1
+                if counts[key] == 1:
+                    stack.append(self.refs[key][1])
+                continue
+            stack.extend(_sub_terms(t.args))
+        return counts
 
     # precedence: 0 atom, 1 postfix, 2 product, 3 hadamard, 4 sum
     def wrap(self, piece, limit):
@@ -753,10 +867,16 @@ class _Matrix:
         op = t.op
         if op == "atom":
             return (_latex_name(t.args[0]) if L else t.args[0]), 0
+        if op == "raw":
+            return t.args[0], 0
         if op == "ref":
             key = t.args[0]
             if key in self.bound_names:
                 return self.bound_names[key], 0
+            if key in self.forced:
+                if self.measuring:
+                    return "t", 0  # it will be a name
+                raise _NotMatrix("a part is too large to write inline")
             return self.render(self.refs[key][1])
         if op == "num":
             value = t.args[0]
@@ -769,7 +889,7 @@ class _Matrix:
             return "I", 0
         if op == "T":
             inner = t.args[0]
-            if inner.op == "ref" and inner.args[0] not in self.bound_names:
+            if inner.op == "ref" and inner.args[0] not in self.bound_names and inner.args[0] not in self.forced:
                 return self.render(_T_of(self.refs[inner.args[0]][1]))
             if inner.op == "inv":
                 base = self.wrap(self.render(inner.args[0]), 0)[0]
@@ -1043,16 +1163,32 @@ def to_matrix(expr, names=None, strict=False, latex=False):
 
 
 def matrix_or_none(expr):
-    """The matrix notation of ``expr`` with shared parts written out, or None if it has none.
+    """The matrix notation of ``expr`` with shared parts written out, or None if it has none
+    (or is too large to write on one line).
 
     >>> import ricci
     >>> matrix_or_none(ricci.Tensor("T", (2, 2, 2))) is None
     True
     """
+    if _more_nodes_than(expr, _INLINE_LIMIT):  # too large to write inline; don't build it to find out
+        return None
     try:
         return _Matrix([expr]).render_inline(expr)
-    except (_NotMatrix, RecursionError):
+    except _NotMatrix:
         return None
+
+
+def _more_nodes_than(expr, limit):
+    """Whether ``expr`` has more than ``limit`` distinct nodes (stops counting there)."""
+    seen, stack = {expr}, [expr]
+    while stack:
+        for child in stack.pop().children:
+            if child not in seen:
+                if len(seen) >= limit:
+                    return True
+                seen.add(child)
+                stack.append(child)
+    return False
 
 
 def short_formula(expr, limit=24):

@@ -2,7 +2,9 @@
 
 Shared intermediates get names (``t0``, ``t1``, ...); everything used once
 is written inline, and nested single-use contractions appear as the one
-flattened einsum the evaluator will run. The text is deterministic.
+flattened einsum the evaluator will run. A part whose text would exceed
+1,000 characters is named too, so deep expressions print in linear time as
+one line per part. The text is deterministic.
 
 >>> import ricci
 >>> W, x = ricci.Tensor("W", (4, 3)), ricci.Tensor("x", (3, 5))
@@ -17,6 +19,7 @@ from .expr import Add, Apply, Constant, Delta, Tensor, Zeros
 from .plan import schedule
 
 ATOM, POWER, PRODUCT, SUM = 0, 1, 2, 3  # precedence of a rendered piece (Python's)
+_NEST_LIMIT = 1000  # a part written longer than this is named instead of nested in its user
 
 
 def _number(value):
@@ -104,7 +107,9 @@ class _Printer:
         for node, net, deps in self.steps:
             piece = self.render(node, net, deps)
             leaf = isinstance(node, (Tensor, Constant, Zeros, Delta))
-            if not leaf and self.uses[node] > 1 and not (len(self.roots) == 1 and node is self.roots[0]):
+            root = len(self.roots) == 1 and node is self.roots[0]
+            # shared parts get a name; so do parts too long to nest (text stays linear in size)
+            if not leaf and not root and (self.uses[node] > 1 or len(piece[0]) > _NEST_LIMIT):
                 name = f"t{names}"
                 names += 1
                 self.lines.append(f"{name} = {piece[0]}")

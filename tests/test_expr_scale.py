@@ -225,3 +225,97 @@ def test_scalar_kinds_are_kept_and_interning_does_not_mix_them():
     assert str(as_int) == str(as_float) == f"2*{x.name}"
     assert as_int.fingerprint != as_float.fingerprint
     assert (x ** 2) is not (x ** 2.0)
+
+
+# ---------------------------------------------------------------------------
+# task 2: printers neither recurse over depth nor grow quadratically
+# ---------------------------------------------------------------------------
+PRINTERS = {
+    "str": str,
+    "repr": repr,
+    "to_latex": lambda e: e.to_latex(),
+    "index_notation": lambda e: ricci.notation.index_notation(e),
+    "to_matrix": lambda e: e.to_matrix(),
+    "to_dot": lambda e: e.to_dot(),
+}
+
+
+def _deep(kind, depth):
+    p = fresh(kind)
+    h0 = ricci.Tensor(f"{p}h0", (3,))
+    Ws = [ricci.Tensor(f"{p}W{i}", (3, 3)) for i in range(depth)]
+    h = h0
+    for W in Ws:
+        h = ricci.tanh(W @ h) if kind == "tanh" else ricci.einsum("ij,j->i", W, h)
+    return h0, Ws, h
+
+
+@pytest.fixture(scope="module")
+def deep_exprs():
+    old = sys.getrecursionlimit()
+    sys.setrecursionlimit(1000)
+    try:
+        out = {}
+        for kind in ("tanh", "nest"):
+            h0, Ws, h = _deep(kind, 3000)
+            L = ricci.einsum("i,i->", h, h)
+            out[kind] = (h0, Ws, h, L, ricci.grad(L, h0))
+        return out
+    finally:
+        sys.setrecursionlimit(old)
+
+
+@pytest.mark.parametrize("kind", ["tanh", "nest"])
+@pytest.mark.parametrize("printer", sorted(PRINTERS))
+def test_printing_3000_deep_chains_and_their_gradients(deep_exprs, kind, printer):
+    h0, Ws, h, L, g = deep_exprs[kind]
+    old = sys.getrecursionlimit()
+    sys.setrecursionlimit(1000)
+    try:
+        for e in (h, g):
+            text = PRINTERS[printer](e)
+            assert text == PRINTERS[printer](e)  # deterministic
+            if printer == "to_latex":  # names are typeset: p_W0 -> \\mathrm{p}_{\\mathrm{W0}}
+                assert "{W0}" in text and f"{{W{len(Ws) - 1}}}" in text
+            elif printer != "to_dot":  # drawings stop opening after max_nodes
+                assert Ws[0].name in text and Ws[-1].name in text
+    finally:
+        sys.setrecursionlimit(old)
+
+
+def test_explain_and_network_of_a_deep_chain(deep_exprs):
+    h0, Ws, h, L, g = deep_exprs["tanh"]
+    old = sys.getrecursionlimit()
+    sys.setrecursionlimit(1000)
+    try:
+        h0b, Wsb, hb = _deep("tanh", 1500)
+        text = ricci.explain(ricci.einsum("i,i->", hb, hb), h0b)
+        assert text.result.shape == h0b.shape
+        assert text.count("Step ") >= 1500
+        assert h.network().number_of_nodes() >= 2
+    finally:
+        sys.setrecursionlimit(old)
+
+
+def _print_seconds(depth):
+    _, _, h = _deep("tanh", depth)
+    g = ricci.grad(ricci.einsum("i,i->", h, h), h.inputs[next(n for n in h.inputs if n.endswith("h0"))])
+    start = time.process_time()
+    for e in (h, g):
+        str(e), e.to_latex(), e.to_matrix()
+    return time.process_time() - start
+
+
+def test_printing_time_grows_linearly():
+    small, big = _print_seconds(1000), _print_seconds(4000)
+    # quadratic text building made 4x the depth ~16x (and 10,000 layers minutes)
+    assert big < 8 * small + 0.5, (small, big)
+
+
+def test_long_parts_are_named_not_nested():
+    _, _, h = _deep("tanh", 200)
+    lines = str(h).split("\n")
+    assert len(lines) > 1 and all(len(line) < 3000 for line in lines)
+    # small expressions print as before: one nested line
+    _, _, small = _deep("tanh", 3)
+    assert len(str(small).split("\n")) == 1
