@@ -54,6 +54,13 @@ def factor(expr):
     return core, tuple(position[lab] for lab in core_out), tuple(pairs)
 
 
+def _count(shape):
+    n = 1
+    for d in shape:
+        n *= int(d)
+    return n
+
+
 def _find(parent, lab):
     while parent[lab] != lab:
         lab = parent[lab]
@@ -81,8 +88,8 @@ class Structured:
 
     @property
     def dense_nbytes(self):
-        """Bytes the materialized tensor would take."""
-        return int(np.prod(self.shape, dtype=np.int64)) * self.core.dtype.itemsize
+        """Bytes the materialized tensor would take (an exact integer: no overflow)."""
+        return _count(self.shape) * self.core.dtype.itemsize
 
     def _network(self, extra_axes=()):
         """Einsum operands and subscripts: the core and one identity per delta."""
@@ -96,12 +103,14 @@ class Structured:
 
     def todense(self, memory_budget=None):
         """The materialized array (refused over the memory budget)."""
-        from .evaluate import _format_bytes, get_memory_budget
+        from .engine.budget import current_budget
+        from .engine.budget import format_bytes as _format_bytes
 
-        budget = get_memory_budget() if memory_budget is None else memory_budget
+        budget = current_budget(memory_budget)
         if self.dense_nbytes > budget:
             raise MemoryBudgetError(
-                f"materializing this {self.shape} tensor needs {_format_bytes(self.dense_nbytes)}, over the "
+                f"materializing this {self.shape} tensor ({_count(self.shape):,} elements) needs "
+                f"{self.dense_nbytes:,} bytes ({_format_bytes(self.dense_nbytes)}), over the "
                 f"memory budget of {_format_bytes(budget)}; keep it factored (it stores "
                 f"{_format_bytes(self.nbytes)}) and use .dot(v), or raise the budget"
             )
@@ -113,7 +122,7 @@ class Structured:
         dense = self.todense()
         return dense if dtype is None else dense.astype(dtype)
 
-    def dot(self, v):
+    def dot(self, v, memory_budget=None):
         """Contract the trailing ``v.ndim`` axes with ``v`` (e.g. a Hessian-vector product).
 
         Delta-tied axes are merged, so nothing of the dense size is formed
@@ -124,10 +133,22 @@ class Structured:
         >>> s.dot(np.ones((3, 1)))[:, 0]
         array([2., 2., 2.])
         """
+        from .engine.budget import current_budget, refuse
+        from .errors import ShapeError
+
         v = np.asarray(v)
         lead = self.ndim - v.ndim
         if lead < 0 or self.shape[lead:] != v.shape:
-            raise ValueError(f"cannot contract a tensor of shape {self.shape} with one of shape {v.shape}")
+            raise ShapeError(f"cannot contract a tensor of shape {self.shape} with one of shape {v.shape}")
+        budget = current_budget(memory_budget)
+        itemsize = np.result_type(self.core, v).itemsize
+        out_shape = self.shape[:lead]
+        if _count(out_shape) * itemsize > budget:
+            refuse("the result of Structured.dot", out_shape, _count(out_shape), _count(out_shape) * itemsize, budget)
+        for a, b in self.deltas:
+            if a < lead and b < lead and self.shape[a] ** 2 * itemsize > budget:
+                n = self.shape[a]
+                refuse("an identity factor", (n, n), n * n, n * n * itemsize, budget)
         letter = [opt_einsum.get_symbol(i) for i in range(self.ndim)]
         identities = []
         for a, b in self.deltas:

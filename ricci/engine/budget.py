@@ -76,7 +76,8 @@ def refuse(what, shape, elements, nbytes, budget, jacobian=False, extra=""):
         else " Reduce the sizes, or"
     )
     raise MemoryBudgetError(
-        f"evaluating would allocate {what} of shape {shape} ({elements:,} elements, {format_bytes(nbytes)}), "
+        f"evaluating would allocate {what} of shape {shape} ({elements:,} elements, {nbytes:,} bytes = "
+        f"{format_bytes(nbytes)}), "
         f"over the memory budget of {format_bytes(budget)}.{extra}{advice} raise the budget with "
         "ricci.set_memory_budget(nbytes) or memory_budget=nbytes"
     )

@@ -18,7 +18,7 @@ from collections import OrderedDict
 
 import numpy as np
 
-from ..errors import InputError, InputShapeError, MemoryBudgetError, MissingInputError, UnknownInputError
+from ..errors import DtypeError, InputError, InputShapeError, MemoryBudgetError, MissingInputError, UnknownInputError
 from ..expr import Expr, _merge_inputs, tensor_name_exists
 from .budget import check_budget, current_budget
 from .paths import check_optimize
@@ -136,11 +136,27 @@ class Function:
             raise InputError(f"inputs must be a dict of name -> array, got {type(inputs).__name__}")
         given = dict(inputs, **named_inputs) if inputs else named_inputs
         arrays = self.arrays(given)
+        if len(given) > len(arrays) or any(a.dtype.kind not in "fc" for a in arrays):
+            self._check_wrt(given)
         prog = self.program_for([a.dtype for a in arrays])
         budget = current_budget(self.memory_budget if memory_budget is None else memory_budget)
         check_budget(prog, budget)
         results = prog.fn(*arrays)
         return results[0] if self.single else results
+
+    def _check_wrt(self, given):
+        """Derivatives with respect to an integer input have no meaning: say to pass floats."""
+        from .. import derivatives
+
+        derived_wrt = getattr(derivatives, "derived_wrt", lambda node: ())
+        for name in sorted(frozenset().union(*(derived_wrt(r) for r in self.roots))):
+            if name in given:
+                kind = np.asarray(given[name]).dtype
+                if kind.kind not in "fc":
+                    raise DtypeError(
+                        f"cannot differentiate with respect to input {name!r} of dtype {kind}: derivatives "
+                        f"need floating-point (or complex) inputs; pass floats, e.g. {name}=array.astype(float)"
+                    )
 
     def cost(self, inputs=None):
         """Planned FLOPs and largest tensor (see :func:`ricci.cost`)."""

@@ -109,7 +109,6 @@ class Program:
         by_name = {name: (param, shape, np.dtype(dtype)) for param, (name, shape, dtype) in zip(params, signature)}
         floats = [d for _, _, d in by_name.values() if d.kind in "fc"]
         self.default_dtype = np.result_type(*floats) if floats else np.dtype(np.float64)
-        self._check_wrt_dtypes(by_name)
         values = {}
         self._current = None
         steps = schedule(self.roots)
@@ -152,21 +151,6 @@ class Program:
             node = node if node is not None else self._current
             self.largest = (nbytes, value.size, value.shape, description, False, node)
         return value
-
-    def _check_wrt_dtypes(self, by_name):
-        from .. import derivatives
-
-        derived_wrt = getattr(derivatives, "derived_wrt", None)
-        if derived_wrt is None:
-            return
-        for root in self.roots:
-            for name in sorted(derived_wrt(root)):
-                if name in by_name and by_name[name][2].kind not in "fc":
-                    raise DtypeError(
-                        f"cannot differentiate with respect to input {name!r} of dtype {by_name[name][2]}: "
-                        "derivatives need floating-point (or complex) inputs; pass floats, e.g. "
-                        f"{name}=array.astype(float)"
-                    )
 
     def _eye(self, n, dtype):
         b = self.b
