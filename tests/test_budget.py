@@ -193,6 +193,18 @@ def test_intermediate_over_budget_in_compiled_function():
     np.testing.assert_allclose(f(inputs), 1e6 * np.tanh(1.0))
 
 
+def test_result_over_budget_is_named_as_the_result():
+    a, b = T((1000,)), T((1000,))
+    y = ricci.einsum("i,j->ij", a, b)  # an outer product, not a Jacobian
+    with NoBigAllocation(MiB), pytest.raises(ricci.MemoryBudgetError) as info:
+        y.evaluate({a.name: np.ones(1000), b.name: np.ones(1000)}, memory_budget=MiB)
+    msg = str(info.value)
+    assert "result" in msg.lower(), msg
+    assert mentions_shape(msg, (1000, 1000)) and mentions_bytes(msg, 8_000_000), msg
+    assert not suggests_derivative_products(msg), msg
+    assert "generalized jacobian" not in msg.lower()
+
+
 def test_one_result_of_several_over_budget_is_named():
     a, b = T((1000,)), T((1000,))
     small, big = ricci.einsum("i,i->", a, b), ricci.einsum("i,j->ij", a, b)

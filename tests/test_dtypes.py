@@ -361,6 +361,27 @@ def test_non_holomorphic_primitives_of_real_inputs_still_work(name):
 # ---------------------------------------------------------------------------
 # integer inputs: forward yes, derivatives no
 # ---------------------------------------------------------------------------
+@pytest.mark.parametrize("method", ["grad", "vjp", "jvp", "jacobian"])
+@pytest.mark.parametrize("dtype", [np.int32, np.int64], ids=["int32", "int64"])
+def test_derivative_wrt_integer_input_raises_dtype_error_mentioning_floats(method, dtype):
+    X = T((3,))
+    L = ricci.einsum("i,i->", X, X)
+    y = X * X
+    d = {
+        "grad": lambda: ricci.grad(L, X),
+        "vjp": lambda: ricci.vjp(y, X, np.ones(3)),
+        "jvp": lambda: ricci.jvp(y, X, np.ones(3)),
+        "jacobian": lambda: ricci.jacobian(y, X),
+        "hessian": lambda: ricci.hessian(L, X),
+        "hvp": lambda: ricci.hvp(L, X, np.ones(3)),
+    }[method]
+    x = np.array([1, 2, 3], dtype=dtype)
+    with pytest.raises(ricci.DtypeError) as info:
+        d().evaluate({X.name: x})
+    assert "float" in str(info.value).lower()
+    # the forward of the same expressions evaluates, as integers
+    check_like_numpy(L.evaluate({X.name: x}), np.einsum("i,i->", x, x))
+    check_like_numpy(y.evaluate({X.name: x}), x * x)
 
 
 def test_gradient_wrt_float_input_with_other_inputs_integer_works():
