@@ -150,12 +150,41 @@ def test_structured_todense_within_budget_is_the_closed_form():
     np.testing.assert_allclose(h.todense(memory_budget=MiB), expected, rtol=1e-12, atol=1e-12)
 
 
+def test_todense_of_a_2_to_the_66_element_jacobian_raises_budget_error_not_overflow():
+    x = T((2**33,))
+    J = ricci.jacobian(3 * x, x)  # 3 δ of shape (2**33, 2**33): 2**66 elements
+    assert J.shape == (2**33, 2**33)
+    zero = np.broadcast_to(np.float64(0.0), (2**33,))  # no memory behind it
+    h = ricci.evaluate(J, {x.name: zero}, structured=True)
+    assert isinstance(h, ricci.Structured)
+    assert h.dense_nbytes == 2**66 * 8, "dense size must be an exact Python int, not wrapped int64"
+    with NoBigAllocation(MiB), pytest.raises(ricci.MemoryBudgetError) as info:
+        h.todense()
+    assert mentions_bytes(str(info.value), 2**69, rel=0.02) or "2**66" in str(info.value).replace(" ", ""), str(info.value)
+
+
 def test_dense_evaluation_of_a_2_to_the_66_element_jacobian_is_refused():
     x = T((2**33,))
     J = ricci.jacobian(3 * x, x)
     zero = np.broadcast_to(np.float64(0.0), (2**33,))
     with NoBigAllocation(MiB), pytest.raises(ricci.MemoryBudgetError):
         J.evaluate({x.name: zero})
+
+
+def test_structured_dot_over_budget(restore_memory_budget):
+    rng = np.random.default_rng(3)
+    U, V, H = _gauss_newton_hessian(300, 30, 20)
+    v = rng.normal(size=(30, 20))
+    h = H.evaluate({U.name: rng.normal(size=(300, 20)), V.name: v}, structured=True)
+    ricci.set_memory_budget(MiB)
+    # a Hessian-vector product is small and allowed: 2 W VᵀV
+    W = rng.normal(size=(300, 20))
+    np.testing.assert_allclose(h.dot(W), 2 * W @ (v.T @ v), rtol=1e-12, atol=1e-10)
+    # contracting only the last axis keeps both ends of the delta: 300 x 20 x 300 = 14.4 MB
+    with NoBigAllocation(MiB), pytest.raises(ricci.MemoryBudgetError) as info:
+        h.dot(np.ones(20))
+    msg = str(info.value)
+    assert mentions_shape(msg, (300, 20, 300)) and mentions_bytes(msg, 300 * 20 * 300 * 8), msg
 
 
 # ---------------------------------------------------------------------------

@@ -361,7 +361,7 @@ def test_non_holomorphic_primitives_of_real_inputs_still_work(name):
 # ---------------------------------------------------------------------------
 # integer inputs: forward yes, derivatives no
 # ---------------------------------------------------------------------------
-@pytest.mark.parametrize("method", ["grad", "vjp", "jvp", "jacobian"])
+@pytest.mark.parametrize("method", ["grad", "vjp", "jvp", "jacobian", "hessian", "hvp"])
 @pytest.mark.parametrize("dtype", [np.int32, np.int64], ids=["int32", "int64"])
 def test_derivative_wrt_integer_input_raises_dtype_error_mentioning_floats(method, dtype):
     X = T((3,))
