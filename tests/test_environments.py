@@ -321,3 +321,41 @@ def test_provenance_is_thread_safe():
     for t in threads:
         t.join()
     assert derived_wrt(s) == {t.name for t in tensors}
+
+
+# ---------------------------------------------------------------------------
+# large: many factors, more labels than einsum letters
+# ---------------------------------------------------------------------------
+def test_large_network_all_gradients_match_opt_einsum():
+    import opt_einsum
+
+    rng = np.random.default_rng(7)
+    n_factors, n_labels = 90, 120
+    shapes, factors_labels = [], []
+    for i in range(n_factors):  # local windows keep the network thin (a low treewidth)
+        start = int(i * (n_labels - 4) / n_factors)
+        window = list(range(start, start + 4))
+        labels = tuple(sorted(rng.choice(window, size=int(rng.integers(1, 4)), replace=False)))
+        factors_labels.append(labels)
+        shapes.append((2,) * len(labels))
+    carried = sorted({lab for labs in factors_labels for lab in labs})
+    out = tuple(carried[:: len(carried) // 3][:3])
+    Ts = [ricci.Tensor(f"env_large_{i}", s) for i, s in enumerate(shapes)]
+    expr = contract(out, list(zip(Ts, factors_labels)))
+    arrays = [rng.uniform(-1, 1, s) for s in shapes]
+    cot = rng.uniform(-1, 1, expr.shape)
+    got = ricci.evaluate(ricci.vjp(expr, Ts, cot), {T.name: a for T, a in zip(Ts, arrays)})
+    sym = {lab: opt_einsum.get_symbol(i) for i, lab in enumerate(carried)}
+    for p, g in enumerate(got):
+        operands = [a for j, a in enumerate(arrays) if j != p] + [cot]
+        subs = [labs for j, labs in enumerate(factors_labels) if j != p] + [out]
+        spec = ",".join("".join(sym[lab] for lab in labs) for labs in subs)
+        elsewhere = {lab for labs in subs for lab in labs}
+        present = [lab for lab in factors_labels[p] if lab in elsewhere]  # the rest: summed by p alone
+        spec += "->" + "".join(sym[lab] for lab in present)
+        expected = opt_einsum.contract(spec, *operands, optimize="greedy")
+        for axis, lab in enumerate(factors_labels[p]):
+            if lab not in elsewhere:
+                expected = np.expand_dims(expected, axis)
+        expected = np.broadcast_to(expected, shapes[p])
+        np.testing.assert_allclose(g, expected, rtol=1e-9, atol=1e-12)
