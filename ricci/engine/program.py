@@ -213,8 +213,10 @@ class Program:
             off = node.offset
             negative = isinstance(off, (int, float)) and off < 0
             pieces.append(("-" if negative else "+", _literal(b, -off if negative else off)))
-            if pieces[0][0] == "-":  # 1 - t rather than -t + 1: one pass fewer
-                pieces.insert(0, pieces.pop())
+        if pieces[0][0] == "-":  # a - b rather than -b + a: one pass fewer
+            first_plus = next((k for k, (sign, _) in enumerate(pieces) if sign == "+"), None)
+            if first_plus is not None:
+                pieces.insert(0, pieces.pop(first_plus))
         self.flops += _size(node.shape) * max(1, len(values))
         terms = [(c, child) for c, child in node.terms]
         first = terms[0][1]
