@@ -18,6 +18,8 @@ no generalized Jacobian exists until the user evaluates a Jacobian.
 Every result also records what it was derived for (:func:`derived_wrt`,
 :func:`is_jacobian`), so the evaluator can word its errors.
 """
+import contextlib
+import gc
 import threading
 import weakref
 
@@ -100,12 +102,31 @@ def _depending_on(order, wrts):
     return needed
 
 
+@contextlib.contextmanager
+def _no_gc():
+    """Pause the cyclic garbage collector: a sweep makes many small acyclic nodes, and
+    repeated full collections over a large live expression made deep derivations
+    superlinear (10,000 layers: 3.5 s instead of 2.4 s)."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
 def backprop(y, seed, k, wrts):
     """Cotangents of ``wrts`` given cotangent ``seed`` of ``y`` (with ``k`` outer axes).
 
     Returns a dict from each variable to its cotangent expression of shape
     ``seed.shape[:k] + variable.shape``.
     """
+    with _no_gc():
+        return _backprop(y, seed, k, wrts)
+
+
+def _backprop(y, seed, k, wrts):
     order = topological_order([y])
     variables = set(wrts)  # a set: membership is tested at every node (a list made this quadratic)
     needed = _depending_on(order, variables)
@@ -129,6 +150,11 @@ def backprop(y, seed, k, wrts):
 
 def forward(y, tangents):
     """Tangent of ``y`` given tangents of some variables (a dict variable -> Expr)."""
+    with _no_gc():
+        return _forward(y, tangents)
+
+
+def _forward(y, tangents):
     order = topological_order([y])
     needed = _depending_on(order, set(tangents))
     pushed = {}
