@@ -124,10 +124,14 @@ class Builder:
         return f"def {name}({', '.join(self.params)}):\n" + "\n".join(body)
 
     def compile(self, outputs, name="program"):
-        """``(function, source)``: the program returning ``[outputs...]`` as a list."""
-        source = self.source(outputs, name)
+        """``(function, source)``: the program returning ``[outputs...]`` as a list.
+
+        ``source`` is the text, or for a program run as steps a function that
+        makes the text when asked (it is long, and rarely read).
+        """
         if len(self.lines) > STRAIGHT_LINE_LIMIT:
-            return self._stepper(outputs), source
+            return self._stepper(outputs), lambda: self.source(outputs, name)
+        source = self.source(outputs, name)
         namespace = dict(self.namespace)
         exec(compile(source, f"<ricci {name}>", "exec"), namespace)  # noqa: S102 (our own generated code)
         return namespace[name], source

@@ -140,8 +140,16 @@ class Program:
         self._current = None
         outputs = self._outputs([values[r] for r in self.roots])
         self.dtypes = tuple(v.dtype for v in outputs)
-        self.fn, self.source = b.compile(outputs)
-        self.b = None  # the builder is not needed once compiled
+        self.fn, self._source = b.compile(outputs)
+        if not callable(self._source):
+            self.b = None  # the builder is not needed once compiled
+
+    @property
+    def source(self):
+        """The program's text (deterministic for the same roots and signature)."""
+        if callable(self._source):
+            self._source, self.b = self._source(), None
+        return self._source
 
     # -- bookkeeping ----------------------------------------------------------
     def _note(self, value, description=None, node=None):
@@ -320,7 +328,7 @@ class Program:
                 ops[i] = (nv, labs)
                 scale = 1
         path = plan_path([labs for _, labs in ops], present, sizes, self.optimize)
-        letter = net.letters() if len(sizes) <= 26 else None
+        letter = net.letters() if len(sizes) <= 26 and len(b.lines) < 20000 else None
         for i, j in path:
             rest = [op for k, op in enumerate(ops) if k not in (i, j)]
             keep = set(out).union(*(set(labs) for _, labs in rest))
