@@ -7,6 +7,8 @@
 [(2,), (3,)]
 >>> print(f.source)
 def program(x0, x1):
+    # x0: input 'W' (2, 3) float64
+    # x1: input 'x' (3,) float64
     t0 = x0 @ x1  # ab,b->a
     t1 = t0 @ x0  # a,ab->b
     t1 *= 2.0

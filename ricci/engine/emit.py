@@ -71,6 +71,8 @@ class Builder:
         self._bound = {}  # id(object) -> global name
         self._counts = {}
         self._keep = []  # objects bound, kept alive with the program
+        self.header = []  # lines of the docstring: the inputs ...
+        self.constants = []  # ... and the constants
 
     def fresh(self, prefix="t"):
         n = self._counts.get(prefix, 0)
@@ -91,7 +93,10 @@ class Builder:
 
     def constant(self, array, comment=None):
         array = np.asarray(array)
+        known = id(array) in self._bound
         name = self.bind(array, "c")
+        if not known:
+            self.constants.append(f"{name}: constant {array.shape} {array.dtype.name}")
         return Value(name, array.shape, array.dtype, "extern")
 
     def assign(self, text, uses, shape, dtype, owner=None, comment=None):
@@ -121,7 +126,8 @@ class Builder:
             if dead:
                 body.append(f"    del {', '.join(dead)}")
         body.append(f"    return [{', '.join(v.name for v in outputs)}]")
-        return f"def {name}({', '.join(self.params)}):\n" + "\n".join(body)
+        doc = [f"    # {h}" for h in self.header + self.constants]
+        return f"def {name}({', '.join(self.params)}):\n" + "\n".join(doc + body)
 
     def compile(self, outputs, name="program"):
         """``(function, source)``: the program returning ``[outputs...]`` as a list.

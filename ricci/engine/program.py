@@ -15,6 +15,8 @@ inputs, constants and coefficients (Python numbers are weak, as in numpy).
 >>> p = Program((ricci.einsum("ij,jk->ik", A, B),), (("A", (2, 3), "float64"), ("B", (3, 4), "float64")))
 >>> print(p.source)
 def program(x0, x1):
+    # x0: input 'A' (2, 3) float64
+    # x1: input 'B' (3, 4) float64
     t0 = x0 @ x1  # ab,bc->ac
     return [t0]
 """
@@ -105,6 +107,7 @@ class Program:
         self._eyes = {}
         self._pairs = {}  # pairwise products computed so far, for reuse
         self._pair_keys = {}  # value name -> its key in _pairs
+        self._node_names = set()  # names holding a node's value (not a network's inner temporary)
         self._shared = set()  # names of values reused by several networks: never written in place
         by_name = {name: (param, shape, np.dtype(dtype)) for param, (name, shape, dtype) in zip(params, signature)}
         floats = [d for _, _, d in by_name.values() if d.kind in "fc"]
@@ -137,8 +140,11 @@ class Program:
                 values[node] = self._add(node, [values[c] for _, c in node.terms])
             else:
                 values[node] = self._contract(node, net, values)
+            self._node_names.add(values[node].name)
         self._current = None
         outputs = self._outputs([values[r] for r in self.roots])
+        b.header = [f"{param}: input {name!r} {tuple(shape)} {np.dtype(dtype).name}"
+                    for param, (name, shape, dtype) in zip(params, signature)]
         self.dtypes = tuple(v.dtype for v in outputs)
         self.fn, self._source = b.compile(outputs)
         if not callable(self._source):
@@ -244,8 +250,11 @@ class Program:
 
     def _private(self, child, value, dtype):
         """Whether ``value`` (of ``child``) may be overwritten: fresh, ours, used once, of ``dtype``."""
-        return (value.owner is None and self.uses.get(child, 0) == 1 and child not in self.roots
-                and value.dtype == dtype and value.shape != () and value.name not in self._shared)
+        base = value.base()
+        if base == "extern" or (base is not value and base.name in self._node_names):
+            return False  # an input's memory, or a view of another node's value
+        return (self.uses.get(child, 0) == 1 and child not in self.roots and value.dtype == dtype
+                and value.shape != () and value.name not in self._shared and base.name not in self._shared)
 
     def _pair(self, left, right, keep, sizes, letter):
         """A pairwise product, reused when the same two values meet the same way again.
