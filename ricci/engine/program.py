@@ -23,6 +23,7 @@ def program(x0, x1):
 import gc
 
 import numpy as np
+from opt_einsum.paths import linear_to_ssa
 
 from ..errors import DtypeError, SingularMatrixError
 from ..expr import Add, Apply, Constant, Delta, Tensor, Zeros
@@ -338,16 +339,31 @@ class Program:
                 scale = 1
         path = plan_path([labs for _, labs in ops], present, sizes, self.optimize)
         letter = net.letters() if len(sizes) <= 26 and len(b.lines) < 20000 else None
-        for i, j in path:
-            rest = [op for k, op in enumerate(ops) if k not in (i, j)]
-            keep = set(out).union(*(set(labs) for _, labs in rest))
-            self.flops += pair_flops(ops[i][1], ops[j][1], keep, sizes)
-            new, fresh = self._pair(ops[i], ops[j], keep, sizes, letter)
+        # Walk the path in static single assignment form, counting how many operands hold
+        # each label, so each step costs its own size, not the network's.
+        live = dict(enumerate(ops))
+        holders = {}
+        for _, labs in ops:
+            for lab in set(labs):
+                holders[lab] = holders.get(lab, 0) + 1
+        out_set, next_id = set(out), len(ops)
+        for i, j in linear_to_ssa(path):
+            a, c = live.pop(i), live.pop(j)
+            la, lc = set(a[1]), set(c[1])
+            keep = {lab for lab in la | lc
+                    if lab in out_set or holders[lab] - (lab in la) - (lab in lc) > 0}
+            self.flops += pair_flops(a[1], c[1], keep, sizes)
+            new, fresh = self._pair(a, c, keep, sizes, letter)
             if fresh:
                 created.add(new[0].name)
                 self._note(new[0], "an intermediate")
-            ops = rest + [new]
-        (v, labs), = ops
+            for lab in la | lc:
+                holders[lab] -= (lab in la) + (lab in lc)
+            for lab in set(new[1]):
+                holders[lab] += 1
+            live[next_id] = new
+            next_id += 1
+        (v, labs), = live.values()
         if tuple(labs) != present:
             perm = [labs.index(lab) for lab in present]
             owner = v if v.owner != "extern" else "extern"
