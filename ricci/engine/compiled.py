@@ -22,7 +22,7 @@ import numpy as np
 
 from ..errors import DtypeError, InputError, InputShapeError, MemoryBudgetError, MissingInputError, UnknownInputError
 from ..expr import Expr, _merge_inputs, tensor_name_exists
-from .budget import check_budget, current_budget
+from .budget import check_budget, current_budget, get_budget
 from .paths import check_optimize
 from .program import Program
 
@@ -87,6 +87,7 @@ class Function:
         self.memory_budget = None if memory_budget is None else current_budget(memory_budget)
         self.tensors = _merge_inputs(list(self.roots))
         self.names = tuple(sorted(self.tensors))
+        self._shapes = tuple(self.tensors[n].shape for n in self.names)
         self._programs = {}
 
     def _signature(self, dtypes):
@@ -108,6 +109,21 @@ class Function:
     def arrays(self, inputs):
         """Check the inputs and return them as arrays in ``names`` order."""
         tensors = self.tensors
+        if len(inputs) != len(self.names) or not all(name in tensors for name in inputs):
+            self._unknown_or_missing(inputs)
+        out = []
+        for name, shape in zip(self.names, self._shapes):
+            value = inputs[name]
+            array = value if type(value) is np.ndarray and value.dtype.kind in "fciub" else as_array(name, value)
+            if array.shape != shape:
+                raise InputShapeError(
+                    f"input {name!r} has shape {array.shape} but its Tensor was declared with shape {shape}"
+                )
+            out.append(array)
+        return out
+
+    def _unknown_or_missing(self, inputs):
+        tensors = self.tensors
         for name in inputs:
             if name not in tensors and not tensor_name_exists(name):
                 close = difflib.get_close_matches(str(name), list(tensors), n=1)
@@ -116,33 +132,32 @@ class Function:
                     f"unknown input {name!r}: no Tensor has that name (this expression's inputs are "
                     f"{sorted(tensors)}){hint}"
                 )
-        out = []
-        for name in self.names:
-            try:
-                value = inputs[name]
-            except KeyError:
-                missing = [n for n in self.names if n not in inputs]
-                listed = ", ".join(f"{n!r} of shape {tensors[n].shape}" for n in missing)
-                raise MissingInputError(f"missing input(s) to evaluate: {listed}") from None
-            array = as_array(name, value)
-            if array.shape != tensors[name].shape:
-                raise InputShapeError(
-                    f"input {name!r} has shape {array.shape} but its Tensor was declared with shape "
-                    f"{tensors[name].shape}"
-                )
-            out.append(array)
-        return out
+        missing = [n for n in self.names if n not in inputs]
+        if missing:
+            listed = ", ".join(f"{n!r} of shape {tensors[n].shape}" for n in missing)
+            raise MissingInputError(f"missing input(s) to evaluate: {listed}")
 
     def __call__(self, inputs=None, *, memory_budget=None, **named_inputs):
-        if inputs is not None and not isinstance(inputs, dict):
+        if inputs is None:
+            given = named_inputs
+        elif type(inputs) is dict and not named_inputs:
+            given = inputs
+        elif isinstance(inputs, dict):
+            given = dict(inputs, **named_inputs)
+        else:
             raise InputError(f"inputs must be a dict of name -> array, got {type(inputs).__name__}")
-        given = dict(inputs, **named_inputs) if inputs else named_inputs
         arrays = self.arrays(given)
-        if len(given) > len(arrays) or any(a.dtype.kind not in "fc" for a in arrays):
+        dtypes = tuple([a.dtype for a in arrays])
+        prog = self._programs.get(dtypes)
+        if prog is None:
+            prog = self.program_for(dtypes)
+        if len(given) > len(arrays) or any(d.kind not in "fc" for d in dtypes):
             self._check_wrt(given)
-        prog = self.program_for([a.dtype for a in arrays])
-        budget = current_budget(self.memory_budget if memory_budget is None else memory_budget)
-        check_budget(prog, budget)
+        if memory_budget is None and self.memory_budget is None:
+            if prog.largest[0] > get_budget():
+                check_budget(prog, get_budget())
+        else:
+            check_budget(prog, current_budget(self.memory_budget if memory_budget is None else memory_budget))
         results = prog.fn(*arrays)
         return results[0] if self.single else results
 
