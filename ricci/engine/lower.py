@@ -76,12 +76,22 @@ def reduce_alone(b, value, labels, keep):
     return out, kept
 
 
-def contract_pair(b, left, right, keep, sizes, letter=None):
+def contract_pair(b, left, right, keep, sizes, letter=None, want=None):
     """Contract two ``(value, labels)`` operands, keeping the labels in ``keep``.
 
+    ``want`` is the label order the caller needs in the end: the operands are
+    swapped when that gives it directly (``B Aᵀ`` rather than ``(A Bᵀ)ᵀ``).
     Returns ``(value, labels)`` of the product.
     """
     (x, lx), (y, ly) = left, right
+    if want is not None and len(set(lx)) == len(lx) and len(set(ly)) == len(ly):
+        sy = set(ly)
+        batch = [lab for lab in lx if lab in sy and lab in keep]
+        xf = [lab for lab in lx if lab not in sy and lab in keep]
+        yf = [lab for lab in ly if lab not in set(lx) and lab in keep]
+        summed = any(lab in sy and lab not in keep for lab in lx)
+        if summed and tuple(batch + yf + xf) == tuple(want) and tuple(batch + xf + yf) != tuple(want):
+            (x, lx), (y, ly) = right, left
     x, lx = reduce_alone(b, x, lx, keep | set(ly))
     y, ly = reduce_alone(b, y, ly, keep | set(lx))
     sx, sy = set(lx), set(ly)

@@ -214,6 +214,24 @@ class Program:
             dt = b.bind(dtype, "dt")
             text = f"np.full({_tuple(node.shape) if node.shape else '()'}, {_literal(b, node.offset)}, dtype={dt})"
             return self._note(b.assign(text, [], node.shape, dtype))
+        common = coefs[0]
+        if len(values) >= 2 and not node.offset and common not in (1, -1) and all(c == common for c in coefs) \
+                and all(type(c) is type(common) for c in coefs):
+            # c·a + c·b + … = c·(a + b + …): one multiplication instead of one per term
+            total, writable = self._sum(node, values, [1] * len(values), 0)
+            if writable and np.result_type(total.dtype, common) == total.dtype and total.shape:
+                b.inplace(f"{total.name} *= {_literal(b, common)}", [total])
+                return total
+            return self._note(b.assign(f"{total.name} * {_literal(b, common)}", [total], node.shape, dtype))
+        return self._sum(node, values, coefs, node.offset)[0]
+
+    def _sum(self, node, values, coefs, offset):
+        """``offset + Σ coef·value``: accumulated in place into a fresh first term, else one expression.
+
+        Returns ``(value, whether the program may write it in place)``.
+        """
+        b = self.b
+        dtype = np.result_type(*[v.dtype for v in values], *coefs, offset)
         pieces = []
         for coef, v in zip(coefs, values):
             if coef == 1:
@@ -224,8 +242,8 @@ class Program:
                 pieces.append(("-", f"{_literal(b, -coef)} * {v.name}"))
             else:
                 pieces.append(("+", f"{_literal(b, coef)} * {v.name}"))
-        if node.offset:
-            off = node.offset
+        if offset:
+            off = offset
             negative = isinstance(off, (int, float)) and off < 0
             pieces.append(("-" if negative else "+", _literal(b, -off if negative else off)))
         if pieces[0][0] == "-":  # a - b rather than -b + a: one pass fewer
@@ -240,14 +258,14 @@ class Program:
             self._written(values[0])
             for sign, piece in pieces[1:]:
                 b.inplace(f"{values[0].name} {sign}= {piece}", [values[0]] + [v for v in values[1:] if v.name in piece])
-            return values[0]
+            return values[0], True
         sign, head = pieces[0]
         text = head if sign == "+" else f"-{head}"
         for sign, piece in pieces[1:]:
             text += f" {sign} {piece}"
         if len(pieces) == 1:  # a scaled term alone, or a term plus nothing: make a fresh array
             text = f"np.array({text})" if text == values[0].name else text
-        return self._note(b.assign(text, values, node.shape, dtype))
+        return self._note(b.assign(text, values, node.shape, dtype)), True
 
     def _private(self, child, value, dtype):
         """Whether ``value`` (of ``child``) may be overwritten: fresh, ours, used once, of ``dtype``."""
@@ -257,7 +275,7 @@ class Program:
         return (self.uses.get(child, 0) == 1 and child not in self.roots and value.dtype == dtype
                 and value.shape != () and value.name not in self._shared and base.name not in self._shared)
 
-    def _pair(self, left, right, keep, sizes, letter):
+    def _pair(self, left, right, keep, sizes, letter, want=None):
         """A pairwise product, reused when the same two values meet the same way again.
 
         Networks flattened from one expression often share a pairwise product
@@ -276,7 +294,7 @@ class Program:
             back = {v: k for k, v in canon.items()}
             self._shared.add(value.name)
             return (value, tuple(back[lab] for lab in labels)), False
-        value, labels = contract_pair(self.b, left, right, keep, sizes, letter)
+        value, labels = contract_pair(self.b, left, right, keep, sizes, letter, want)
         self._pairs[key] = (value, tuple(canon[lab] for lab in labels))
         self._pair_keys[value.name] = key
         return (value, labels), True
@@ -353,7 +371,7 @@ class Program:
             keep = {lab for lab in la | lc
                     if lab in out_set or holders[lab] - (lab in la) - (lab in lc) > 0}
             self.flops += pair_flops(a[1], c[1], keep, sizes)
-            new, fresh = self._pair(a, c, keep, sizes, letter)
+            new, fresh = self._pair(a, c, keep, sizes, letter, present if not live else None)
             if fresh:
                 created.add(new[0].name)
                 self._note(new[0], "an intermediate")
