@@ -106,6 +106,7 @@ class Program:
         self.flops = 0
         self.largest = (0, 0, (), None, False, None)
         self._eyes = {}
+        self._root_set = set(self.roots)
         self._pairs = {}  # pairwise products computed so far, for reuse
         self._pair_keys = {}  # value name -> its key in _pairs
         self._node_names = set()  # names holding a node's value (not a network's inner temporary)
@@ -272,7 +273,7 @@ class Program:
         base = value.base()
         if base == "extern" or (base is not value and base.name in self._node_names):
             return False  # an input's memory, or a view of another node's value
-        return (self.uses.get(child, 0) == 1 and child not in self.roots and value.dtype == dtype
+        return (self.uses.get(child, 0) == 1 and child not in self._root_set and value.dtype == dtype
                 and value.shape != () and value.name not in self._shared and base.name not in self._shared)
 
     def _pair(self, left, right, keep, sizes, letter, want=None):
@@ -315,8 +316,13 @@ class Program:
 
     def _contract(self, node, net, values):
         b, sizes = self.b, net.sizes
-        plain = [values[f] for f, _ in net.factors if not isinstance(f, Delta)]
-        dtype = np.result_type(*[v.dtype for v in plain]) if plain else self.default_dtype
+        plain = [values[f].dtype for f, _ in net.factors if not isinstance(f, Delta)]
+        if not plain:
+            dtype = self.default_dtype
+        elif all(d == plain[0] for d in plain):
+            dtype = plain[0]
+        else:
+            dtype = np.result_type(*plain)
         ops = [(self._delta_operand(f, dtype) if isinstance(f, Delta) else values[f], labs) for f, labs in net.factors]
         created = set()
         out = net.out
@@ -365,7 +371,7 @@ class Program:
             for lab in set(labs):
                 holders[lab] = holders.get(lab, 0) + 1
         out_set, next_id = set(out), len(ops)
-        for i, j in linear_to_ssa(path):
+        for i, j in (linear_to_ssa(path) if len(path) > 1 else path):
             a, c = live.pop(i), live.pop(j)
             la, lc = set(a[1]), set(c[1])
             keep = {lab for lab in la | lc
