@@ -4,7 +4,8 @@ A path is a list of pairs in opt_einsum's convention (each step removes two
 operands and appends their product). Small networks are planned exactly
 (all three orders of three factors; opt_einsum's dynamic programming up to
 :data:`EXACT_LIMIT`), larger ones greedily, so planning time stays near
-linear in the network's size. Paths depend only on the network's structure
+linear in the network's size. (opt_einsum's random-greedy is available by
+name, but it reseeds Python's global ``random``, so "auto" never uses it.) Paths depend only on the network's structure
 and sizes, so they are cached.
 
 ``optimize`` accepts ``"auto"``, any opt_einsum optimizer name (``"greedy"``,
@@ -21,7 +22,7 @@ from opt_einsum import paths as _oe_paths
 
 from ..errors import ArgumentError
 
-EXACT_LIMIT = 8  # networks up to this many factors are planned by dynamic programming
+EXACT_LIMIT = 12  # networks up to this many factors are planned by dynamic programming (~1 ms)
 
 
 def check_optimize(optimize):
@@ -102,8 +103,11 @@ def _search(inputs, output, sizes, optimize):
     if optimize == "auto":
         if n == 3:
             return _three(inputs, output, sizes)
-        path = _oe_paths.get_path_fn("dp" if n <= EXACT_LIMIT else "greedy")(sets, out, sizes, None)
-        return _with_absorption(inputs, output, sizes, [tuple(step) for step in path])
+        if n <= EXACT_LIMIT:
+            path = [tuple(step) for step in _oe_paths.get_path_fn("dp")(sets, out, sizes, None)]
+        else:
+            path = [tuple(step) for step in _oe_paths.get_path_fn("greedy")(sets, out, sizes, None)]
+        return _with_absorption(inputs, output, sizes, path)
     if optimize == "cotengra":
         import cotengra
 
