@@ -12,6 +12,7 @@ from .errors import (
     ArgumentError,
     DtypeError,
     SingularMatrixError,
+    SublistError,
     InputError,
     InputShapeError,
     MemoryBudgetError,
@@ -48,5 +49,5 @@ __all__ = [
     "RicciError", "SubscriptError", "OperandError", "OperandTypeError", "ShapeError",
     "InputError", "MissingInputError", "UnknownInputError", "InputShapeError",
     "NotScalarError", "WrtError", "MemoryBudgetError", "ArgumentError", "DtypeError",
-    "SingularMatrixError",
+    "SingularMatrixError", "SublistError",
 ]

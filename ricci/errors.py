@@ -21,6 +21,13 @@ class SubscriptError(RicciError, ValueError):
     """A malformed einsum subscript string."""
 
 
+class SublistError(SubscriptError, TypeError):
+    """A sublist of the interleaved einsum form that is not a sequence of ints and ``Ellipsis``.
+
+    A :class:`ricci.SubscriptError` that is also a ``TypeError``, as numpy raises a TypeError here.
+    """
+
+
 class OperandError(RicciError, ValueError):
     """The number of operands does not match the subscripts."""
 

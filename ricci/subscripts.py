@@ -27,17 +27,10 @@ import numbers
 
 import numpy as np
 
-from .errors import OperandError, SubscriptError
+from .errors import OperandError, SublistError, SubscriptError
 
 ELLIPSIS = "..."
 _LETTERS = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"  # numpy's order for sublist integers
-
-
-class SublistError(SubscriptError, TypeError):
-    """A sublist of the interleaved einsum form that is not a sequence of ints and ``Ellipsis``.
-
-    A :class:`ricci.SubscriptError` that is also a ``TypeError``, as numpy raises a TypeError here.
-    """
 
 
 def _ellipsis_labels(count):
