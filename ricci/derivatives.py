@@ -145,7 +145,7 @@ def _backprop(y, seed, k, wrts):
             continue
         for pos, contribution in rule[0](node, cotangent, k, needed):
             pending.setdefault(node.children[pos], []).append(contribution)
-    return {w: result.get(w, Zeros(outer_shape + w.shape)) for w in wrts}
+    return {w: result[w] if w in result else Zeros(outer_shape + w.shape) for w in wrts}
 
 
 def forward(y, tangents):

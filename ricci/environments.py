@@ -33,8 +33,9 @@ COMPARE_LIMIT = 256
 # The tree must save at least this fraction of the separate networks' FLOPs:
 # small networks keep their familiar printed form unless the gain is real.
 MIN_SAVING = 0.25
-# Largest network planned with opt_einsum's "auto" choice (optimal/branch); greedy beyond.
-AUTO_LIMIT = 8
+# Largest network planned exactly (opt_einsum's "auto" up to 4 factors, dynamic programming
+# up to this many — as the engine plans the forward, so the tree is no worse than it); greedy beyond.
+AUTO_LIMIT = 12
 # Smaller networks keep the separate environments (their printed forms are familiar).
 MIN_FACTORS = 4
 
@@ -55,7 +56,12 @@ def plan_path(inputs, output, sizes):
     carried = frozenset().union(*inputs)
     output = frozenset(lab for lab in output if lab in carried)
     sizes = {lab: sizes[lab] for lab in carried}
-    find = _paths.auto if len(inputs) <= AUTO_LIMIT else _paths.greedy
+    if len(inputs) <= 4:
+        find = _paths.auto
+    elif len(inputs) <= AUTO_LIMIT:
+        find = _paths.dynamic_programming
+    else:
+        find = _paths.greedy
     return [tuple(step) for step in find(inputs, output, sizes)]
 
 
@@ -129,7 +135,9 @@ class Tree:
         path = plan_path(self.labels, node.out, self.sizes)
         for count, step in enumerate(path):
             ids = [live[i] for i in step]
-            live = [v for i, v in enumerate(live) if i not in step] + [len(self.labels)]
+            for i in sorted(step, reverse=True):  # in place: a memmove per step, not a Python loop over live
+                del live[i]
+            live.append(len(self.labels))
             gone = {}
             for i in ids:
                 for lab in set(self.labels[i]):
@@ -148,6 +156,11 @@ class Tree:
             self.exprs.append(None)
         self.root = len(self.labels) - 1
 
+    def sizes_of(self, i):
+        """The sizes of id ``i``'s labels (what contract needs: not the whole network's, O(N) to copy)."""
+        sizes = self.sizes
+        return {lab: sizes[lab] for lab in self.labels[i]}
+
     def expr(self, i):
         """The partial product of id ``i`` (built once; iterative over the tree)."""
         stack = [i]
@@ -161,7 +174,7 @@ class Tree:
                 stack.extend(missing)
                 continue
             self.exprs[j] = contract(
-                self.labels[j], [(self.exprs[o], self.labels[o]) for o in self.steps[j]], self.sizes
+                self.labels[j], [(self.exprs[o], self.labels[o]) for o in self.steps[j]], self.sizes_of(j)
             )
             stack.pop()
         return self.exprs[i]
@@ -203,7 +216,7 @@ def tree_cotangents(node, cotangent, k, positions):
                 grad = _leaf_cotangent(outer, cot, cot_labels, others, tree.labels[j], node.factors[j][0].shape)
                 result.append((j, grad))
             else:
-                grad = contract(outer + tuple(tree.labels[j]), [(cot, cot_labels)] + others, tree.sizes)
+                grad = contract(outer + tuple(tree.labels[j]), [(cot, cot_labels)] + others, tree.sizes_of(j))
                 cots[j] = grad
             built.append(grad)
     built.extend(e for e in tree.exprs[n:] if e is not None)

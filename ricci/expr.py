@@ -21,17 +21,21 @@ into coefficients and identical terms are merged.
 True
 """
 import hashlib
+from hashlib import blake2b
 import itertools
 import numbers
 import threading
 import weakref
+from _weakref import _remove_dead_weakref  # what WeakValueDictionary uses: drops a key only if its ref is dead
 
 import numpy as np
 
 from .errors import ArgumentError, OperandTypeError, ShapeError
 
 _serial = itertools.count()
-_interned = weakref.WeakValueDictionary()
+# key -> weak reference to the one node of that key (a WeakValueDictionary without its
+# Python-level overhead: a dead node's callback removes its key, only while it is dead)
+_interned_refs = {}
 _lock = threading.RLock()  # guards interning and the name registry (construction from many threads)
 _declared_names = set()  # every Tensor name ever declared: typo checks never depend on the GC
 _NO_INPUTS = {}
@@ -54,17 +58,17 @@ def _eager_inputs(children):
     (and the check) to :attr:`Expr.inputs`, so building stays O(1) per node.
     """
     dicts = []
-    total = 0
     for child in children:
         d = child._inputs
         if d is _LAZY:
             return _LAZY
         if d:
             dicts.append(d)
-            total += len(d)
     if not dicts:
         return _NO_INPUTS
-    if total > _EAGER_LIMIT:
+    if len(dicts) == 1:
+        return dicts[0] if len(dicts[0]) <= _EAGER_LIMIT else _LAZY
+    if sum(map(len, dicts)) > _EAGER_LIMIT:
         return _LAZY
     return _union(dicts)
 
@@ -126,14 +130,32 @@ def _merge_inputs(children):
 
 def _stable_text(part):
     """Deterministic text of a key (``repr`` keeps ``2`` and ``2.0`` apart)."""
-    kind = type(part)
-    if kind is tuple:
-        return "(" + ",".join([_stable_text(p) for p in part]) + ")"
-    if kind is int or kind is str:
-        return repr(part)
+    if type(part) is tuple:
+        return _tuple_text(part)
     if isinstance(part, Expr):
         return part.fingerprint
     return repr(part)
+
+
+def _tuple_text(part):
+    """``_stable_text`` of a tuple: ``(a,b)``, with no recursion for the leaves (ints, strings, nodes)."""
+    texts = []
+    for p in part:
+        kind = type(p)
+        if kind is int or kind is str:
+            texts.append(repr(p))
+        elif kind is tuple:
+            texts.append(_tuple_text(p))
+        elif isinstance(p, Expr):
+            texts.append(p.fingerprint)
+        else:
+            texts.append(repr(p))
+    return "(" + ",".join(texts) + ")"
+
+
+def _ints_text(values):
+    """``_stable_text`` of a flat tuple of non-tuple, non-node values (labels, sizes)."""
+    return "(" + ",".join(map(repr, values)) + ")"
 
 
 def _typed(value):
@@ -145,31 +167,54 @@ def _typed(value):
 
 def _fingerprint(key):
     """A content hash of a node, the same in every process (orders factors canonically)."""
-    return hashlib.blake2b(_stable_text(key).encode(), digest_size=8).hexdigest()
+    return _hash_text(_stable_text(key))
 
 
-def _intern(cls, key, children, shape, fingerprint_key=None, own_name=None, **attrs):
+def _hash_text(text):
+    return blake2b(text.encode(), digest_size=8).hexdigest()
+
+
+def _find(key):
+    """The live interned node of ``key``, or None."""
+    ref = _interned_refs.get(key)
+    return None if ref is None else ref()
+
+
+def _forget(key):
+    """The weak reference callback of ``key``'s node."""
+    return lambda _ref: _remove_dead_weakref(_interned_refs, key)
+
+
+def _intern(cls, key, children, shape, fingerprint_key=None, own_name=None, text=None, **attrs):
     """The one node of ``key``: looked up, or made complete and then published (thread-safe).
 
-    ``own_name`` makes the node its own input (a Tensor).
+    ``own_name`` makes the node its own input (a Tensor); ``text``, when given, is
+    ``_stable_text`` of the fingerprint key (callable: made only for a new node).
     """
-    node = _interned.get(key)
-    if node is not None:
-        return node
+    ref = _interned_refs.get(key)
+    if ref is not None:
+        node = ref()
+        if node is not None:
+            return node
     node = object.__new__(cls)
     node.shape = shape
     node.children = children
-    node.fingerprint = _fingerprint(key if fingerprint_key is None else fingerprint_key)
+    if text is not None:
+        node.fingerprint = _hash_text(text())
+    else:
+        node.fingerprint = _fingerprint(key if fingerprint_key is None else fingerprint_key)
     node._inputs = {own_name: node} if own_name is not None else (
         _eager_inputs(children) if children else _NO_INPUTS)
-    for name, value in attrs.items():
-        setattr(node, name, value)
+    if attrs:
+        node.__dict__.update(attrs)  # none of them is a slot
     with _lock:  # publish only complete nodes, and only one per key
-        existing = _interned.get(key)
-        if existing is not None:
-            return existing
+        ref = _interned_refs.get(key)
+        if ref is not None:
+            existing = ref()
+            if existing is not None:
+                return existing
         node.serial = next(_serial)
-        _interned[key] = node
+        _interned_refs[key] = weakref.ref(node, _forget(key))
         if own_name is not None:
             _declared_names.add(own_name)
     return node
@@ -192,6 +237,10 @@ class Expr:
     __slots__ = ("shape", "children", "serial", "fingerprint", "_inputs", "__weakref__", "__dict__")
     __array_ufunc__ = None  # make numpy defer to our operators: array * expr -> Expr
     kind = "expr"
+    # As a factor of a contraction, no simplification pass of contract() changes it
+    # (not a delta, zeros, 0-d constant, scaled term, product or hoistable contraction):
+    # contract() skips its passes when every factor is plain.
+    _plain = True
 
     @property
     def inputs(self):
@@ -396,6 +445,8 @@ class Expr:
 
 
 def _is_scalar(value):
+    if type(value) in _NUMBER_TYPES:  # the common case, without the ABC checks below
+        return True
     if isinstance(value, (bool, np.bool_)):
         return False
     if isinstance(value, numbers.Number):
@@ -405,6 +456,8 @@ def _is_scalar(value):
 
 def _scalar(value):
     """A number as a Python int, float or complex (its kind kept: integer coefficients stay integers)."""
+    if type(value) in _NUMBER_TYPES:
+        return value
     if isinstance(value, (np.ndarray, np.generic)):
         value = value.item()
     if isinstance(value, numbers.Integral):
@@ -412,6 +465,9 @@ def _scalar(value):
     if isinstance(value, numbers.Real):
         return float(value)
     return complex(value)
+
+
+_NUMBER_TYPES = frozenset((int, float, complex))
 
 
 def _check_same_shape(a, b, op):
@@ -516,16 +572,17 @@ class Constant(Expr):
         array.setflags(write=False)
         # Equal values are one node, so an expression built twice with np.ones(m) shares its work.
         content = ("constant", array.shape, array.dtype.str, hashlib.blake2b(array.tobytes()).hexdigest())
-        existing = _interned.get(content)
+        existing = _find(content)
         if existing is not None and not np.array_equal(existing.value, array):  # a hash collision
             content = ("constant", id(array))
-        return _intern(cls, content, (), array.shape, value=array)
+        return _intern(cls, content, (), array.shape, value=array, _plain=array.ndim != 0)
 
 
 class Zeros(Expr):
     """The all-zero tensor of a shape (what a derivative of a constant is)."""
 
     kind = "zeros"
+    _plain = False
 
     def __new__(cls, shape):
         shape = tuple(shape)
@@ -536,9 +593,16 @@ class Delta(Expr):
     """The identity matrix δ_ij of size n; it renames an index and simplification removes it."""
 
     kind = "delta"
+    _plain = False
 
     def __new__(cls, n):
-        return _intern(cls, ("delta", n), (), (n, n), n=n)
+        node = _deltas.get(n)
+        if node is None:
+            node = _deltas[n] = _intern(cls, ("delta", n), (), (n, n), n=n)
+        return node
+
+
+_deltas = {}  # n -> Delta(n), kept alive: every derivative uses and drops a few (one per size)
 
 
 # -- contraction ----------------------------------------------------------
@@ -573,15 +637,16 @@ def _fold_scalars(factors):
 
 def _is_product(node):
     """A contraction that sums nothing (a Hadamard or outer product, or a diagonal)."""
-    return isinstance(node, Contract) and all(
-        lab < len(node.out) and not isinstance(c, Delta) for c, labs in node.factors for lab in labs
-    )
+    return isinstance(node, Contract) and node._product  # noted at construction (_make_contract)
 
 
 def _inline_products(factors):
     """Splice child products into this network: they sum nothing, so no work is repeated
     beyond element-wise multiplication, and a·(b·c) and (a·b)·c become one node."""
-    if not any(_is_product(c) for c, _ in factors):
+    for c, _ in factors:
+        if not c._plain and isinstance(c, Contract) and c._product:
+            break
+    else:
         return factors
     result = []
     for child, labels in factors:
@@ -595,7 +660,7 @@ def _inline_products(factors):
 
 def _hoistable(node):
     """A contraction holding deltas, or nothing at all (a pure broadcast)."""
-    return isinstance(node, Contract) and (not node.factors or any(isinstance(c, Delta) for c in node.children))
+    return isinstance(node, Contract) and node._hoistable  # noted at construction (_make_contract)
 
 
 def _hoist(out, factors, dims):
@@ -606,6 +671,13 @@ def _hoist(out, factors, dims):
     where they can be merged away or, in a Jacobian, kept as its structure.
     Returns ``(scale, factors)``.
     """
+    for child, _ in factors:
+        if not child._plain and (_hoistable(child) or (
+                isinstance(child, Add) and child.offset == 0 and len(child.terms) == 1
+                and _hoistable(child.terms[0][1]))):
+            break
+    else:
+        return 1, factors  # nothing to hoist
     result, scale, routed = [], 1, set()
     for child, labels in factors:
         coef, inner = 1, child
@@ -669,6 +741,13 @@ def _rename(factors, old, new):
     return [(c, tuple(new if lab == old else lab for lab in labs)) for c, labs in factors]
 
 
+def _plain_or_delta(factors):
+    for c, _ in factors:
+        if not c._plain and not isinstance(c, Delta):
+            return False
+    return True
+
+
 def contract(out, factors, sizes=None):
     """Build (and simplify) the contraction of ``factors`` onto ``out``.
 
@@ -677,28 +756,49 @@ def contract(out, factors, sizes=None):
     factor carries (broadcast indices).
     """
     out = tuple(out)
-    dims = dict(sizes or {})
-    factors = [(as_expr(c), tuple(labs)) for c, labs in factors]
+    dims = dict(sizes) if sizes else {}
+    factors = [(c if isinstance(c, Expr) else as_expr(c), labs if type(labs) is tuple else tuple(labs))
+               for c, labs in factors]
+    plain = True
     for child, labels in factors:
-        if len(labels) != child.ndim:
+        shape = child.shape
+        if len(labels) != len(shape):
             raise ShapeError(f"{len(labels)} labels given for an operand of shape {child.shape}")
-        for lab, dim in zip(labels, child.shape):
+        for lab, dim in zip(labels, shape):
             if dims.setdefault(lab, dim) != dim:
                 raise ShapeError(f"index {lab!r} has sizes {dims[lab]} and {dim}")
-    missing = [lab for lab in out if lab not in dims]
-    if missing:
-        raise ShapeError(f"output indices {missing} have no size")
-    shape = tuple(dims[lab] for lab in out)
-    if any(isinstance(c, Zeros) for c, _ in factors):
-        return Zeros(shape)
-    # Normal form: scalars out, products spliced in, deltas hoisted up (twice,
-    # since a hoisted core can itself be a scaled term or a product), deltas merged.
-    scale, factors = _fold_scalars(factors)
-    hoist_scale, factors = _hoist(out, _inline_products(factors), dims)
-    const_scale, factors = _fold_scalars(factors)
-    factors = _inline_products(factors)
-    trace_scale, factors = _eliminate_deltas(out, factors, dims)
-    scale = scale * hoist_scale * const_scale * trace_scale
+        if plain and not child._plain:
+            plain = False
+    try:
+        shape = tuple([dims[lab] for lab in out])
+    except KeyError:
+        missing = [lab for lab in out if lab not in dims]
+        raise ShapeError(f"output indices {missing} have no size") from None
+    scale = 1
+    if not plain:  # every pass below is the identity on plain factors (and deltas but the last)
+        has_delta = has_other = False
+        for c, _ in factors:
+            if c._plain:
+                continue
+            if isinstance(c, Delta):
+                has_delta = True
+            elif isinstance(c, Zeros):
+                return Zeros(shape)
+            else:
+                has_other = True
+        # Normal form: scalars out, products spliced in, deltas hoisted up (twice,
+        # since a hoisted core can itself be a scaled term or a product), deltas merged.
+        if has_other:
+            scale, factors = _fold_scalars(factors)
+            if not _plain_or_delta(factors):
+                hoist_scale, factors = _hoist(out, _inline_products(factors), dims)
+                const_scale, factors = _fold_scalars(factors)
+                factors = _inline_products(factors)
+                scale = scale * hoist_scale * const_scale
+            has_delta = any(isinstance(c, Delta) for c, _ in factors)  # a scaled δ, or hoisted ones
+        if has_delta:
+            trace_scale, factors = _eliminate_deltas(out, factors, dims)
+            scale = scale * trace_scale
     if scale == 0:
         return Zeros(shape)
     if not factors and not out:
@@ -710,22 +810,60 @@ def contract(out, factors, sizes=None):
     return node if scale == 1 else add([(scale, node)])
 
 
+def _by_fingerprint(factor):
+    return factor[0].fingerprint
+
+
 def _make_contract(out, factors, dims, shape):
     # Labels are numbered in a canonical factor order (by content, then by how
     # legs meet the output), so contractions equal up to factor order and index
     # names are one node; the node keeps the factors in the order given.
-    where = {lab: i for i, lab in enumerate(out)}
-    ordered = sorted(factors, key=lambda f: (f[0].fingerprint, tuple(where.get(lab, -1) for lab in f[1])))
+    if len(factors) > 1:
+        ordered = sorted(factors, key=_by_fingerprint)
+        if len({c.fingerprint for c, _ in factors}) < len(factors):  # equal factors: then by their legs
+            where = {lab: i for i, lab in enumerate(out)}
+            ordered = sorted(factors, key=lambda f: (f[0].fingerprint, tuple([where.get(lab, -1) for lab in f[1]])))
+        same = all([a is b for a, b in zip(ordered, factors)])
+    else:
+        ordered, same = factors, True
     canon = {}
-    for lab in itertools.chain(out, (lab for _, labs in ordered for lab in labs)):
-        canon.setdefault(lab, len(canon))
-    relabel = lambda fs: tuple((c, tuple(canon[lab] for lab in labs)) for c, labs in fs)  # noqa: E731
-    c_out = tuple(canon[lab] for lab in out)
-    c_sizes = tuple(dims[lab] for lab in canon)
-    key = ("contract", c_out, relabel(ordered), c_sizes)
-    c_factors = relabel(factors)
+    for lab in out:
+        if lab not in canon:
+            canon[lab] = len(canon)
+    has_delta = False
+    c_ordered = []
+    for c, labs in ordered:
+        c_labs = []
+        for lab in labs:
+            i = canon.get(lab)
+            if i is None:
+                i = canon[lab] = len(canon)
+            c_labs.append(i)
+        c_ordered.append((c, tuple(c_labs)))
+        if not has_delta and isinstance(c, Delta):
+            has_delta = True
+    c_ordered = tuple(c_ordered)
+    if same:
+        c_factors = c_ordered
+    else:
+        c_factors = tuple([(c, tuple([canon[lab] for lab in labs])) for c, labs in factors])
+    c_out = tuple([canon[lab] for lab in out])
+    c_sizes = tuple([dims[lab] for lab in canon])
+    key = ("contract", c_out, c_ordered, c_sizes)
+    node = _find(key)
+    if node is not None:
+        return node
+    n_out = len(c_out)
+    product = not has_delta and all([lab < n_out for _, labs in c_factors for lab in labs])
+    hoistable = not factors or has_delta
+
+    def text():  # _stable_text(key), written out
+        parts = ",".join(["(" + c.fingerprint + "," + _ints_text(labs) + ")" for c, labs in c_ordered])
+        return "('contract'," + _ints_text(c_out) + ",(" + parts + ")," + _ints_text(c_sizes) + ")"
+
     return _intern(
-        Contract, key, tuple(c for c, _ in c_factors), shape, out=c_out, factors=c_factors, sizes=c_sizes
+        Contract, key, tuple([c for c, _ in c_factors]), shape, text=text, out=c_out, factors=c_factors,
+        sizes=c_sizes, _product=product, _hoistable=hoistable, _plain=not (product or hoistable),
     )
 
 
@@ -797,14 +935,27 @@ def add(terms, offset=0):
         return kept[0][1]
     if offset == 0 and len(kept) == 1 and isinstance(kept[0][1], Constant) and kept[0][1].value.ndim == 0:
         return Constant(kept[0][0] * kept[0][1].value)
-    common = _common_factor(kept) if offset == 0 else None
-    if common is not None:
-        return _factor_out(kept, common, shape)
-    shared = _common_summed_factor(kept, shape) if offset == 0 else None
-    if shared is not None:
-        return _factor_out_summed(kept, shared, shape)
-    key = ("add", tuple((_typed(c), e) for c, e in sorted(kept, key=lambda t: t[1].fingerprint)), _typed(offset), shape)
-    return _intern(Add, key, tuple(e for _, e in kept), shape, terms=kept, offset=offset)
+    if offset == 0 and len(kept) > 1:  # (both need two terms)
+        common = _common_factor(kept)
+        if common is not None:
+            return _factor_out(kept, common, shape)
+        shared = _common_summed_factor(kept, shape)
+        if shared is not None:
+            return _factor_out_summed(kept, shared, shape)
+    ordered = sorted(kept, key=lambda t: t[1].fingerprint) if len(kept) > 1 else kept
+    if type(offset) is tuple or any(type(c) is tuple for c, _ in kept):
+        key, text = ("add", tuple((_typed(c), e) for c, e in ordered), _typed(offset), shape), None
+    else:  # numbers (always, in practice): the key and its _stable_text written out
+        key = ("add", tuple([((type(c).__name__, c), e) for c, e in ordered]), (type(offset).__name__, offset), shape)
+
+        def text():
+            parts = ",".join(["(('" + type(c).__name__ + "'," + repr(c) + ")," + e.fingerprint + ")" for c, e in ordered])
+            return "('add',(" + parts + "),('" + type(offset).__name__ + "'," + repr(offset) + ")," + _ints_text(shape) + ")"
+
+    return _intern(
+        Add, key, tuple(e for _, e in kept), shape, text=text, terms=kept, offset=offset,
+        _plain=not (offset == 0 and len(kept) == 1),  # a scaled term: _fold_scalars takes its coefficient
+    )
 
 
 def _as_factors(expr):
