@@ -33,8 +33,9 @@ from .draw import draw, draw_derivative
 from .explain import explain
 from .structured import Structured
 from .linalg import det, inv, logdet, solve, trace
-from .nn import cross_entropy, log_softmax, logsumexp, norm, norm2, softmax
+from .nn import binary_cross_entropy, cross_entropy, gelu, log_softmax, logsumexp, norm, norm2, softmax
 from .primitives import abs, cos, exp, log, power, relu, sigmoid, sign, sin, sqrt, step, tanh
+from .special import erf, erfc, expm1, log1p, log_sigmoid, logaddexp, softplus
 
 __version__ = "0.1.0"
 
@@ -43,6 +44,7 @@ __all__ = [
     "tanh", "exp", "log", "sigmoid", "relu", "step", "sqrt", "abs", "sign", "sin", "cos", "power",
     "inv", "det", "logdet", "trace", "solve",
     "softmax", "logsumexp", "log_softmax", "cross_entropy", "norm2", "norm",
+    "softplus", "log_sigmoid", "log1p", "expm1", "logaddexp", "erf", "erfc", "binary_cross_entropy", "gelu",
     "grad", "vjp", "jvp", "jacobian", "hessian", "hvp", "backprop", "forward",
     "evaluate", "compile", "Function", "cost", "Cost", "Structured",
     "draw", "draw_derivative", "explain", "set_memory_budget", "get_memory_budget",
