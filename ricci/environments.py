@@ -24,7 +24,7 @@ True
 """
 from opt_einsum import paths as _paths
 
-from .expr import Add, Contract, Delta, contract
+from .expr import Add, Constant, Contract, Delta, Zeros, contract
 from .primitives import outer_labels
 
 # Plan the separate environments too (to compare costs) only while that is cheap:
@@ -180,8 +180,30 @@ class Tree:
         return self.exprs[i]
 
 
+def _delta_free(expr, depth=0):
+    """Whether ``expr``, as a factor, brings contract() no delta: not a delta, and none
+    reaches the network through a scaled term or a spliced product (a few levels deep)."""
+    if expr._plain or isinstance(expr, (Zeros, Constant)):
+        return True
+    if depth > 3 or isinstance(expr, Delta):
+        return False
+    if isinstance(expr, Add):  # a scaled term: its coefficient is folded out
+        return _delta_free(expr.terms[0][1], depth + 1)
+    if isinstance(expr, Contract) and not expr._hoistable:  # a product: spliced in
+        return all(_delta_free(c, depth + 1) for c in expr.children)
+    return False
+
+
 def _leaf_cotangent(outer, cot, cot_labels, others, labels, shape):
-    """``contract_vjp``'s environment: legs joined to ``labels`` by deltas (traces, repeats)."""
+    """``contract_vjp``'s environment: legs joined to ``labels`` by deltas (traces, repeats).
+
+    When ``labels`` are distinct and no factor brings a delta, merging those
+    deltas only renames each label to its leg: the network is then built
+    directly on ``labels`` (the same node, without the deltas' simplification).
+    """
+    if (len(set(labels)) == len(labels) and not set(labels).intersection(outer)
+            and _delta_free(cot) and all(_delta_free(c) for c, _ in others)):
+        return contract(outer + tuple(labels), [(cot, cot_labels)] + others, dict(zip(labels, shape)))
     legs = tuple(("leg", i) for i in range(len(shape)))
     deltas = [(Delta(n), (leg, lab)) for leg, lab, n in zip(legs, labels, shape)]
     return contract(outer + legs, [(cot, cot_labels)] + others + deltas)

@@ -180,9 +180,15 @@ def _find(key):
     return None if ref is None else ref()
 
 
-def _forget(key):
-    """The weak reference callback of ``key``'s node."""
-    return lambda _ref: _remove_dead_weakref(_interned_refs, key)
+class _Ref(weakref.ref):
+    """A weak reference that knows its key (one GC-tracked object per node, no closure)."""
+
+    __slots__ = ("key",)
+
+
+def _forget(ref):
+    """The callback of a dead node: drop its key (unless a new node took it meanwhile)."""
+    _remove_dead_weakref(_interned_refs, ref.key)
 
 
 def _intern(cls, key, children, shape, fingerprint_key=None, own_name=None, text=None, **attrs):
@@ -205,8 +211,8 @@ def _intern(cls, key, children, shape, fingerprint_key=None, own_name=None, text
         node.fingerprint = _fingerprint(key if fingerprint_key is None else fingerprint_key)
     node._inputs = {own_name: node} if own_name is not None else (
         _eager_inputs(children) if children else _NO_INPUTS)
-    if attrs:
-        node.__dict__.update(attrs)  # none of them is a slot
+    for name, value in attrs.items():  # (setattr keeps them inline: no __dict__ object, one GC object less)
+        setattr(node, name, value)
     with _lock:  # publish only complete nodes, and only one per key
         ref = _interned_refs.get(key)
         if ref is not None:
@@ -214,7 +220,9 @@ def _intern(cls, key, children, shape, fingerprint_key=None, own_name=None, text
             if existing is not None:
                 return existing
         node.serial = next(_serial)
-        _interned_refs[key] = weakref.ref(node, _forget(key))
+        ref = _Ref(node, _forget)
+        ref.key = key
+        _interned_refs[key] = ref
         if own_name is not None:
             _declared_names.add(own_name)
     return node
