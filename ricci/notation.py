@@ -257,6 +257,13 @@ class _Index:
         params = ", ".join(_number(p) if isinstance(p, (int, float)) else str(p) for p in node.params)
         if name in _AXIS_PARAM and params:
             params = f"axis={params}"
+        if name == "solve":  # its parameters say which axis of B is solved for and whether Aᵀ
+            params = ""
+            if node.params[1]:
+                base = inner if _simple(inner) else self.paren(inner)
+                inner = f"{base}^{{\top}}" if self.latex else f"{base}ᵀ"
+        if len(node.children) > 1:  # every argument, not only the first
+            inner = ", ".join([inner] + [self.whole(c) for c in node.children[1:]])
         fn = rf"\operatorname{{{name}}}" if self.latex else name
         text = f"{fn}{self.paren(inner + (', ' + params if params else ''))}"
         return (self.paren(text) + self.indices(letters) if letters else text), 0
