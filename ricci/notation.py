@@ -261,7 +261,7 @@ class _Index:
             params = ""
             if node.params[1]:
                 base = inner if _simple(inner) else self.paren(inner)
-                inner = f"{base}^{{\top}}" if self.latex else f"{base}ᵀ"
+                inner = rf"{base}^{{\top}}" if self.latex else f"{base}ᵀ"
         if len(node.children) > 1:  # every argument, not only the first
             inner = ", ".join([inner] + [self.whole(c) for c in node.children[1:]])
         fn = rf"\operatorname{{{name}}}" if self.latex else name
