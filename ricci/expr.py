@@ -826,35 +826,37 @@ def _make_contract(out, factors, dims, shape):
     # Labels are numbered in a canonical factor order (by content, then by how
     # legs meet the output), so contractions equal up to factor order and index
     # names are one node; the node keeps the factors in the order given.
-    if len(factors) > 1:
-        ordered = sorted(factors, key=_by_fingerprint)
-        if len({c.fingerprint for c, _ in factors}) < len(factors):  # equal factors: then by their legs
+    n = len(factors)
+    if n > 1:
+        fps = [c.fingerprint for c, _ in factors]
+        if len(set(fps)) == n:
+            order = sorted(range(n), key=fps.__getitem__)
+        else:  # equal factors: then by how their legs meet the output
             where = {lab: i for i, lab in enumerate(out)}
-            ordered = sorted(factors, key=lambda f: (f[0].fingerprint, tuple([where.get(lab, -1) for lab in f[1]])))
-        same = all([a is b for a, b in zip(ordered, factors)])
+            order = sorted(range(n), key=lambda i: (fps[i], tuple([where.get(lab, -1) for lab in factors[i][1]])))
     else:
-        ordered, same = factors, True
+        order = range(n)
     canon = {}
     for lab in out:
         if lab not in canon:
             canon[lab] = len(canon)
     has_delta = False
-    c_ordered = []
-    for c, labs in ordered:
+    pairs = [None] * n  # the relabelled factors, shared by the key (canonical order) and the node (given order)
+    for i in order:
+        c, labs = factors[i]
         c_labs = []
         for lab in labs:
-            i = canon.get(lab)
-            if i is None:
-                i = canon[lab] = len(canon)
-            c_labs.append(i)
-        c_ordered.append((c, tuple(c_labs)))
+            j = canon.get(lab)
+            if j is None:
+                j = canon[lab] = len(canon)
+            c_labs.append(j)
+        pairs[i] = (c, tuple(c_labs))
         if not has_delta and isinstance(c, Delta):
             has_delta = True
-    c_ordered = tuple(c_ordered)
-    if same:
-        c_factors = c_ordered
-    else:
-        c_factors = tuple([(c, tuple([canon[lab] for lab in labs])) for c, labs in factors])
+    c_factors = tuple(pairs)
+    c_ordered = tuple([pairs[i] for i in order])
+    if c_ordered == c_factors:  # (pairs compare by identity first)
+        c_ordered = c_factors
     c_out = tuple([canon[lab] for lab in out])
     c_sizes = tuple([dims[lab] for lab in canon])
     key = ("contract", c_out, c_ordered, c_sizes)
