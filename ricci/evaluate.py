@@ -21,11 +21,13 @@ import numpy as np
 from .engine.budget import format_bytes as _format_bytes
 from .engine.budget import get_budget, set_budget
 from .engine.compiled import Function, as_roots
+from .expr import Expr
 from .engine.paths import check_optimize
 from .errors import InputError, InputShapeError
 from .structured import Structured, factor
 
 _functions = OrderedDict()
+_single = {}  # expression -> its Function: evaluate()'s fast path for repeated calls
 _lock = threading.Lock()
 
 
@@ -71,6 +73,10 @@ def evaluate(exprs, inputs=None, *, optimize="auto", memory_budget=None, structu
     >>> [a.tolist() for a in ricci.evaluate([g1, g2], W=np.eye(2))]
     [[[2.0, 0.0], [0.0, 2.0]], [[2.0, 0.0], [0.0, 2.0]]]
     """
+    if not structured and optimize == "auto" and not named_inputs and type(inputs) is dict:
+        f = _single.get(exprs) if isinstance(exprs, Expr) else None
+        if f is not None:  # the common repeated call: one expression, its compiled function known
+            return f(inputs, memory_budget=memory_budget)[0]
     roots, single = as_roots(exprs)
     optimize = check_optimize(optimize)
     if inputs is not None and not isinstance(inputs, dict):
@@ -78,7 +84,12 @@ def evaluate(exprs, inputs=None, *, optimize="auto", memory_budget=None, structu
     given = dict(inputs, **named_inputs) if inputs else named_inputs
     factors = [factor(r) if structured else None for r in roots]
     cores = tuple(r if f is None else f[0] for r, f in zip(roots, factors))
-    values = function(cores, optimize)(given, memory_budget=memory_budget)
+    f = function(cores, optimize)
+    values = f(given, memory_budget=memory_budget)
+    if single and not structured and optimize == "auto":
+        if len(_single) > 256:
+            _single.clear()
+        _single[roots[0]] = f
     results = [
         value if f is None else Structured(value, f[1], f[2], root.shape)
         for value, f, root in zip(values, factors, roots)

@@ -147,3 +147,13 @@ def test_singular_inverse_names_the_operand():
     with pytest.raises(ricci.SingularMatrixError, match=X.name) as info:
         ricci.inv(X).evaluate({X.name: np.zeros((2, 2))})
     assert isinstance(info.value, np.linalg.LinAlgError)
+
+
+def test_repeated_evaluate_of_one_expression_returns_an_array_each_time():
+    x = T((3,))
+    e = ricci.einsum("i,i->", x, x)
+    vals = {x.name: np.array([1.0, 2.0, 3.0])}
+    first, second = e.evaluate(vals), e.evaluate(vals)  # the second takes evaluate's fast path
+    for got in (first, second, e(**vals), ricci.evaluate(e, vals)):
+        assert isinstance(got, np.ndarray) and got.shape == () and float(got) == 14.0
+    assert ricci.evaluate([e], vals)[0] == 14.0 and isinstance(ricci.evaluate([e], vals), list)
