@@ -21,8 +21,8 @@ width     all N gradients of one network of N factors, for N = 8 ... 256
                   p = 4, each contracted with a fixed vector x_i (p,) (a tensor
                   train evaluated on one input), boundary vectors l, r (D,)
           each written two ways: ``einsum`` = one ricci.einsum over all
-          factors (only while the labels fit in ricci.einsum's subscripts:
-          52 letters, unless it accepts numpy's sublist form), ``nested`` =
+          factors (past einsum's 52 letters, ``ricci.expr.contract`` with
+          integer labels: still one network), ``nested`` =
           a chain of pairwise einsums (what a loop of ``@`` builds).
           Reported: planned FLOPs of all N gradients together
           (``ricci.cost([...])``) / planned FLOPs of the forward, and the
@@ -236,11 +236,10 @@ def build_ring(N, form):
     As = [ricci.Tensor(f"A{i}", (D_BOND, D_BOND)) for i in range(N)]
     if form == "einsum":
         lab = _letters(N)
-        if lab is None:  # numpy's sublist form, if ricci.einsum takes it
-            args = []
-            for i, A in enumerate(As):
-                args += [A, [i, (i + 1) % N]]
-            return ricci.einsum(*args, []), As, []
+        if lab is None:  # beyond einsum's 52 labels: one contraction with integer labels
+            from ricci.expr import contract
+
+            return contract((), [(A, (i, (i + 1) % N)) for i, A in enumerate(As)]), As, []
         subs = ",".join(lab[i] + lab[(i + 1) % N] for i in range(N)) + "->"
         return ricci.einsum(subs, *As), As, []
     M = As[0]
@@ -259,12 +258,14 @@ def build_mps(N, form):
     extra = xs + [lv, rv]
     if form == "einsum":
         lab = _letters(2 * N + 1)
-        if lab is None:
-            args = [lv, [0]]
+        if lab is None:  # beyond einsum's 52 labels: one contraction with integer labels
+            from ricci.expr import contract
+
+            factors = [(lv, (0,))]
             for i in range(N):
-                args += [As[i], [i, N + 1 + i, i + 1], xs[i], [N + 1 + i]]
-            args += [rv, [N], []]
-            return ricci.einsum(*args), As, extra
+                factors += [(As[i], (i, N + 1 + i, i + 1)), (xs[i], (N + 1 + i,))]
+            factors.append((rv, (N,)))
+            return contract((), factors), As, extra
         bond, phys = lab[: N + 1], lab[N + 1:]
         subs = [bond[0]]
         for i in range(N):
