@@ -101,7 +101,11 @@ class Elementwise(Primitive):
 
 # -- numpy implementations that need care -------------------------------------
 def _sigmoid(x):
-    return 0.5 * (np.tanh(0.5 * x) + 1.0)  # no overflow for large |x|
+    """1/(1+e⁻ˣ) with relative accuracy in both tails and no overflow: e^{-|x|} never overflows."""
+    if np.iscomplexobj(x):
+        return 0.5 * (np.tanh(0.5 * x) + 1.0)  # holomorphic form for complex arguments
+    e = np.exp(-np.abs(x))
+    return np.where(x >= 0, 1.0, e) / (1.0 + e)
 
 
 def _relu(x):
