@@ -18,7 +18,7 @@ from .expr import Add, Apply, Constant, Contract, Delta, Tensor, Zeros, add, as_
 from .network import assign_letters
 from .notation import NotationError, to_einsum, to_matrix
 from .plan import Network
-from .printing import _number
+from .printing import _number, constant_header
 from .rules import RULES
 
 __all__ = ["explain", "Explanation", "Step"]
@@ -107,6 +107,8 @@ class _Names:
         if isinstance(expr, Constant):
             if expr in self.names:
                 return self.names[expr]
+            if expr.name is not None:
+                return expr.name
             value = expr.value
             if value.ndim == 0:
                 return _number(value.item())
@@ -213,7 +215,10 @@ def explain(expr, wrt, cotangent=None, width=100):
     forward = []
     constants = 0
     for node in order:
-        if isinstance(node, Constant) and node.value.ndim and not (node.value == 1).all():
+        if isinstance(node, Constant) and node.name is not None:  # a named constant: by its name
+            names.names[node] = node.name
+            forward.append(f"  {node.name} = {constant_header(node)}")
+        elif isinstance(node, Constant) and node.value.ndim and not (node.value == 1).all():
             constants += 1
             names.names[node] = f"C{constants}"
             forward.append(f"  C{constants} = <constant of shape {node.shape}>")

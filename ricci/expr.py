@@ -563,12 +563,30 @@ def declared_names():
 class Constant(Expr):
     """A constant array (copied at construction, so later edits do not leak in).
 
+    ``name``, a non-empty string, is how printers and drawings show the constant
+    (``Y`` instead of ``C0``); it is part of the node's identity: equal values with
+    different names, or with and without a name, are different nodes (equal values
+    with the same name, or both unnamed, are one). ``what`` describes the value in
+    error messages. A named 0-d constant that is a factor of a product, or the only
+    term of a sum, is folded into the coefficient like any number (its name is gone).
     Ragged lists and non-numeric arrays are refused with :class:`ricci.OperandTypeError`.
+
+    >>> import numpy as np, ricci
+    >>> Y = ricci.Constant(np.ones((2, 3)), name="Y")
+    >>> Y.name, Y is ricci.Constant(np.ones((2, 3)), name="Y"), Y is ricci.Constant(np.ones((2, 3)))
+    ('Y', True, False)
+    >>> print(ricci.einsum("ij,ij->", ricci.Tensor("X", (2, 3)), Y))
+    Y = <constant (2, 3) float64>
+    einsum("ab,ab->", X, Y)
     """
 
     kind = "constant"
 
-    def __new__(cls, value, what="constant"):
+    def __new__(cls, value, what="constant", *, name=None):
+        if name is not None and (not isinstance(name, str) or not name):
+            raise ArgumentError(f"a Constant name must be a non-empty string, got {name!r}")
+        if name is not None and what == "constant":
+            what = f"constant {name!r}"
         try:
             array = np.array(value)
         except (ValueError, TypeError) as error:  # ragged nesting, unconvertible objects
@@ -578,12 +596,15 @@ class Constant(Expr):
         if array.dtype.kind == "b":
             array = array.astype(np.float64)
         array.setflags(write=False)
-        # Equal values are one node, so an expression built twice with np.ones(m) shares its work.
+        # Equal values are one node, so an expression built twice with np.ones(m) shares its work;
+        # a name is part of the key (two names are two nodes, so neither name is lost).
         content = ("constant", array.shape, array.dtype.str, hashlib.blake2b(array.tobytes()).hexdigest())
+        if name is not None:
+            content += (name,)
         existing = _find(content)
         if existing is not None and not np.array_equal(existing.value, array):  # a hash collision
-            content = ("constant", id(array))
-        return _intern(cls, content, (), array.shape, value=array, _plain=array.ndim != 0)
+            content = ("constant", id(array)) + (() if name is None else (name,))
+        return _intern(cls, content, (), array.shape, value=array, name=name, _plain=array.ndim != 0)
 
 
 class Zeros(Expr):

@@ -26,7 +26,7 @@ import numpy as np
 from .errors import RicciError
 from .expr import Add, Apply, Constant, Contract, Delta, Expr, Tensor, Zeros
 from .plan import flatten, uses_of
-from .printing import to_text
+from .printing import constant_header, to_text
 
 __all__ = ["to_einsum", "to_latex", "to_matrix", "index_notation", "matrix_or_none", "short_formula",
            "NotationError"]
@@ -75,7 +75,18 @@ def _number(value, unicode_minus=False):
 
 
 def _is_ones(node):
-    return isinstance(node, Constant) and node.value.size > 0 and bool(np.all(node.value == 1))
+    """An unnamed all-ones constant (written as a 1 vector or dropped); a named one keeps its name."""
+    return (isinstance(node, Constant) and node.name is None and node.value.size > 0
+            and bool(np.all(node.value == 1)))
+
+
+def _constant_name(constants, node):
+    """The display name of a non-scalar constant: its own name, or the next ``C<k>`` of the unnamed."""
+    name = constants.get(node)
+    if name is None:
+        name = constants[node] = node.name if node.name is not None else (
+            f"C{sum(1 for c in constants if c.name is None)}")
+    return name
 
 
 # ---------------------------------------------------------------------------
@@ -159,12 +170,11 @@ class _Index:
         if isinstance(node, Zeros):
             return "0", 0
         if isinstance(node, Constant):
-            if node.value.ndim == 0:
+            if node.value.ndim == 0 and node.name is None:
                 return _number(node.value.item()), 0
             if _is_ones(node):
                 return (r"\mathbf{1}" if self.latex else "1") + self.indices(letters), 0
-            name = self.constants.setdefault(node, f"C{len(self.constants)}")
-            return self.tensor(name, letters), 0
+            return self.tensor(_constant_name(self.constants, node), letters), 0
         if isinstance(node, Contract):
             return self.network(self.net(node), letters)
         if isinstance(node, Add):
@@ -740,12 +750,11 @@ class _Matrix:
         if isinstance(node, Zeros):
             return _T("zero", (), form)
         if isinstance(node, Constant):
-            if node.value.ndim == 0:
+            if node.value.ndim == 0 and node.name is None:
                 return _T("num", (node.value.item(),), "s")
             if _is_ones(node):
                 return _ones(node.shape[0]) if node.ndim == 1 else _ones_matrix(*node.shape)
-            name = self.constants.setdefault(node, f"C{len(self.constants)}")
-            return _atom(name, form)
+            return _atom(_constant_name(self.constants, node), form)
         if isinstance(node, Contract):
             return self.network(self.net(node))
         if isinstance(node, Add):
@@ -844,7 +853,8 @@ class _Matrix:
                 self.bound_names[key] = next(pool)
         main = self.render(t)[0]
         defs = [(self.bound_names[k], self.render(self.refs[k][1])[0]) for k in sorted(self.bound_names)]
-        consts = [(name, f"<constant of shape {node.shape}>") for node, name in self.constants.items()]
+        consts = [(name, f"<constant of shape {node.shape}>" if node.name is None else constant_header(node))
+                  for node, name in self.constants.items()]
         return main, defs + consts
 
     def _count(self, t):
@@ -1218,6 +1228,8 @@ def short_formula(expr, limit=24):
     if isinstance(expr, Add):
         return "sum" if text is None else "Σ " + str(len(expr.terms) + bool(expr.offset)) + " terms"
     if isinstance(expr, Constant):
+        if expr.name is not None:
+            return expr.name
         return _number(expr.value.item()) if expr.value.ndim == 0 else ("1" if _is_ones(expr) else "const")
     if isinstance(expr, Delta):
         return "δ"

@@ -60,6 +60,9 @@ class _Printer:
         if isinstance(node, Delta):
             return f"eye({node.n})", ATOM
         value = node.value
+        if node.name is not None:  # a named constant: its name, bound in a header line
+            self.lines.append(f"{node.name} = {constant_header(node)}")
+            return node.name, ATOM
         if value.ndim == 0:
             return _number(value.item()), ATOM
         if value.size and np.all(value == 1):
@@ -126,6 +129,11 @@ def to_text(roots):
     return _Printer(list(roots)).text()
 
 
+def constant_header(node):
+    """What a named constant's header line says it is: ``<constant (8, 10) float64>``."""
+    return f"<constant {node.value.shape} {node.value.dtype}>"
+
+
 def short_name(node):
     """A one-word label for a node in a drawing or a graph."""
     if isinstance(node, Tensor):
@@ -135,5 +143,7 @@ def short_name(node):
     if isinstance(node, Delta):
         return "δ"
     if isinstance(node, Constant):
+        if node.name is not None:
+            return node.name
         return _number(node.value.item()) if node.value.ndim == 0 else "const"
     return node.kind
