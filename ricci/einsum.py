@@ -119,21 +119,30 @@ def _kind(lab):
     return "'...' dimension" if isinstance(lab, tuple) else f"index {label_text(lab)!r}"
 
 
-def sum(x, axis=None):  # noqa: A001 (numpy's name)
-    """Sum over ``axis`` (an int, a tuple of ints, or None for all), as an einsum.
+def sum(x, axis=None, keepdims=False):  # noqa: A001 (numpy's name)
+    """Sum over ``axis`` (an int, a tuple of ints, or None for all), as an einsum (``numpy.sum``).
 
     Axes follow numpy: negative ones count from the end; out-of-range axes
     raise :class:`ricci.ShapeError`, bool or repeated axes :class:`ricci.ArgumentError`.
+    ``keepdims=True`` keeps the summed axes with size 1 (output labels of size 1
+    that no factor carries), so the result broadcasts against ``x``. The dtype is
+    ``numpy.einsum``'s: an int32 sum stays int32 where ``numpy.sum`` gives int64.
 
     >>> import numpy as np, ricci
     >>> x = ricci.Tensor("x", (2, 3))
     >>> ricci.sum(x, axis=1)(x=np.ones((2, 3)))
     array([3., 3.])
+    >>> ricci.sum(x, axis=1, keepdims=True).shape
+    (2, 1)
     """
     x = as_expr(x, "argument of sum")
     labels = tuple(range(x.ndim))
     axes = _normalize_axes(axis, x.ndim, x.shape)
-    return contract(tuple(a for a in labels if a not in axes), [(x, labels)])
+    if not keepdims:
+        return contract(tuple(a for a in labels if a not in axes), [(x, labels)])
+    # A summed axis of size 1 keeps its label (nothing to sum); the others become new size-1 labels.
+    out = tuple(("kept", a) if a in axes and x.shape[a] != 1 else a for a in labels)
+    return contract(out, [(x, labels)], {lab: 1 for lab in out if type(lab) is tuple})
 
 
 def _normalize_axes(axis, ndim, shape):
