@@ -50,19 +50,16 @@ def plan_path(inputs, output, sizes):
     >>> plan_path([{0, 1}, {1, 2}, {2, 3}], {0, 3}, {0: 2, 1: 9, 2: 9, 3: 2})
     [(0, 1), (0, 1)]
     """
-    inputs = [frozenset(labs) for labs in inputs]
+    from .engine.paths import plan_path as planned  # the engine's planner: the tree is no worse than the forward
+
     if len(inputs) < 2:
         return [tuple(range(len(inputs)))] if inputs else []
-    carried = frozenset().union(*inputs)
-    output = frozenset(lab for lab in output if lab in carried)
-    sizes = {lab: sizes[lab] for lab in carried}
-    if len(inputs) <= 4:
-        find = _paths.auto
-    elif len(inputs) <= AUTO_LIMIT:
-        find = _paths.dynamic_programming
-    else:
-        find = _paths.greedy
-    return [tuple(step) for step in find(inputs, output, sizes)]
+    # label tuples in a deterministic order (a set of strings iterates by hash, which varies by process)
+    labels = [tuple(sorted(labs, key=repr)) if isinstance(labs, (set, frozenset)) else tuple(labs) for labs in inputs]
+    carried = {lab for labs in labels for lab in labs}
+    present = tuple(lab for lab in (sorted(output, key=repr) if isinstance(output, (set, frozenset)) else output)
+                    if lab in carried)
+    return planned(labels, present, {lab: sizes[lab] for lab in carried})
 
 
 def step_flops(operand_labels, sizes, kept):

@@ -59,21 +59,81 @@ def pair_flops(a, b, keep, sizes):
 
 
 def path_cost(inputs, output, sizes, path):
-    """``(FLOPs, largest intermediate in elements)`` of ``path``, exact integers."""
-    ops = [frozenset(labs) for labs in inputs]
-    flops, largest = 0, 0
-    for i, j in path:
-        a, b = ops[i], ops[j]
-        rest = [op for k, op in enumerate(ops) if k not in (i, j)]
-        keep = set(output).union(*rest)
+    """``(FLOPs, largest intermediate in elements)`` of ``path``, exact integers (linear time)."""
+    live = {i: frozenset(labs) for i, labs in enumerate(inputs)}
+    holders = {}
+    for labs in live.values():
+        for lab in labs:
+            holders[lab] = holders.get(lab, 0) + 1
+    out = set(output)
+    flops, largest, next_id = 0, 0, len(live)
+    for i, j in (_oe_paths.linear_to_ssa(path) if len(path) > 1 else path):
+        a, b = live.pop(i), live.pop(j)
+        keep = {lab for lab in a | b if lab in out or holders[lab] - (lab in a) - (lab in b) > 0}
         flops += pair_flops(a, b, keep, sizes)
-        new = frozenset(lab for lab in a | b if lab in keep)
         size = 1
-        for lab in new:
+        for lab in keep:
             size *= sizes[lab]
         largest = max(largest, size)
-        ops = rest + [new]
+        for lab in a | b:
+            holders[lab] -= (lab in a) + (lab in b)
+        for lab in keep:
+            holders[lab] += 1
+        live[next_id] = frozenset(keep)
+        next_id += 1
     return flops, largest
+
+
+def _absorbed_greedy(inputs, output, sizes):
+    """Absorb every factor whose indices another factor holds (smallest first), then greedy.
+
+    Such a step never makes anything bigger. It is what keeps a tensor train's
+    physical vectors going into their cores before greedy joins cores to each
+    other. Linear-ish: a factor's partners are found among the holders of its
+    rarest index. Returns a linear path, or None when nothing is absorbed.
+    """
+    import heapq
+
+    live = {i: frozenset(labs) for i, labs in enumerate(inputs)}
+    holders = {}
+    for i, labs in live.items():
+        for lab in labs:
+            holders.setdefault(lab, set()).add(i)
+    out = set(output)
+    ssa, next_id = [], len(live)
+    heap = [(len(labs), i) for i, labs in live.items()]
+    heapq.heapify(heap)
+    while heap:
+        _, i = heapq.heappop(heap)
+        small = live.get(i)
+        if small is None or not small:
+            continue
+        rare = min(small, key=lambda lab: len(holders[lab]))
+        partners = [j for j in holders[rare] if j != i and small <= live[j]]
+        if not partners:
+            continue
+        j = min(partners, key=lambda k: (len(live[k]), k))
+        big = live.pop(j)
+        del live[i]
+        for lab in small | big:
+            holders[lab].discard(i)
+            holders[lab].discard(j)
+        new = frozenset(lab for lab in big if lab in out or holders[lab])
+        for lab in new:
+            holders[lab].add(next_id)
+        live[next_id] = new
+        ssa.append((i, j))
+        heapq.heappush(heap, (len(new), next_id))
+        next_id += 1
+    if not ssa:
+        return None
+    ids = list(live)
+    if len(ids) > 1:
+        tail = _oe_paths.ssa_greedy_optimize([live[k] for k in ids], frozenset(output), sizes)
+        for a, b in tail:
+            pick = lambda k: ids[k] if k < len(ids) else next_id + (k - len(ids))  # noqa: E731
+            ssa.append((pick(a), pick(b)))
+    return [tuple(step) for step in _oe_paths.ssa_to_linear(ssa)]
 
 
 def _three(inputs, output, sizes):
@@ -107,6 +167,8 @@ def _search(inputs, output, sizes, optimize):
             path = [tuple(step) for step in _oe_paths.get_path_fn("dp")(sets, out, sizes, None)]
         else:
             path = [tuple(step) for step in _oe_paths.get_path_fn("greedy")(sets, out, sizes, None)]
+        if any(len(step) != 2 for step in path):
+            path = [(0, 1)] * (n - 1)
         return _with_absorption(inputs, output, sizes, path)
     if optimize == "cotengra":
         import cotengra
@@ -118,7 +180,12 @@ def _search(inputs, output, sizes, optimize):
         path = optimize.search(sets, out, sizes).get_path()
     else:
         path = optimize(sets, out, sizes, None)
-    return [tuple(step) for step in path]
+    path = [tuple(step) for step in path]
+    if any(len(step) != 2 for step in path):  # a planner's one-operand step: use a plain pairwise order
+        path = [tuple(step) for step in _oe_paths.greedy(sets, out, sizes)]
+        if any(len(step) != 2 for step in path):
+            path = [(0, 1)] * (n - 1)
+    return path
 
 
 def _with_absorption(inputs, output, sizes, path):
@@ -133,7 +200,11 @@ def _with_absorption(inputs, output, sizes, path):
         for lab in set(labs):
             counts[lab] = counts.get(lab, 0) + 1
     if len(inputs) > 32 or max(counts.values(), default=0) < 3:
-        return path
+        candidate = _absorbed_greedy(inputs, output, sizes) if len(inputs) > EXACT_LIMIT else None
+        if candidate is None:
+            return path
+        cost = lambda p: path_cost(inputs, output, sizes, p)  # noqa: E731
+        return candidate if cost(candidate) < cost(path) else path
     from opt_einsum import get_symbol
 
     from ..plan import absorb_steps
@@ -163,8 +234,15 @@ def plan_path(inputs, output, sizes, optimize="auto"):
     canon = {}
     for lab in [lab for labs in inputs for lab in labs] + list(output):
         canon.setdefault(lab, len(canon))
-    c_inputs = tuple(tuple(sorted({canon[lab] for lab in labs})) for labs in inputs)
     c_output = tuple(canon[lab] for lab in output)
+    held = {}
+    for labs in inputs:
+        for lab in set(labs):
+            held[lab] = held.get(lab, 0) + 1
+    # an index on one factor alone (and not kept) is summed within it before any pair: leave it out,
+    # so no planner proposes one-operand steps
+    c_inputs = tuple(tuple(sorted({canon[lab] for lab in labs if held[lab] > 1 or lab in output}))
+                     for labs in inputs)
     c_sizes = tuple(sorted((canon[lab], dim) for lab, dim in sizes.items() if lab in canon))
     try:
         hash(optimize)
