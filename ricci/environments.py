@@ -22,8 +22,6 @@ the network.
 >>> ricci.cost(grads).flops <= 3 * ricci.cost(ring).flops
 True
 """
-from opt_einsum import paths as _paths
-
 from .expr import Add, Constant, Contract, Delta, Zeros, contract
 from .primitives import outer_labels
 
