@@ -435,11 +435,42 @@ class Expr:
         labels = tuple(range(self.ndim))
         return contract(labels[::-1], [(self, labels)])
 
-    def sum(self, axis=None):
-        """Sum over ``axis`` (None: all), as :func:`ricci.sum`."""
+    def sum(self, axis=None, keepdims=False):
+        """Sum over ``axis`` (None: all), as :func:`ricci.sum` and ``ndarray.sum``."""
         from .einsum import sum as _sum
 
-        return _sum(self, axis)
+        return _sum(self, axis, keepdims=keepdims)
+
+    def mean(self, axis=None, keepdims=False):
+        """The mean over ``axis``, as :func:`ricci.mean` and ``ndarray.mean``.
+
+        >>> import ricci
+        >>> ricci.Tensor("x", (2, 3)).mean(axis=0).shape
+        (3,)
+        """
+        from .shaping import mean
+
+        return mean(self, axis, keepdims=keepdims)
+
+    def transpose(self, *axes):
+        """Axes permuted, as ``ndarray.transpose`` (``x.transpose(1, 0)`` or ``x.transpose((1, 0))``)."""
+        from .shaping import transpose
+
+        if len(axes) == 1 and (axes[0] is None or isinstance(axes[0], (tuple, list))):
+            axes = axes[0]
+        return transpose(self, axes if axes != () else None)
+
+    def swapaxes(self, axis1, axis2):
+        """Two axes exchanged, as :func:`ricci.swapaxes` and ``ndarray.swapaxes``."""
+        from .shaping import swapaxes
+
+        return swapaxes(self, axis1, axis2)
+
+    def squeeze(self, axis=None):
+        """Size-1 axes removed, as :func:`ricci.squeeze` and ``ndarray.squeeze``."""
+        from .shaping import squeeze
+
+        return squeeze(self, axis)
 
     def __pow__(self, power):
         from .primitives import power as _power

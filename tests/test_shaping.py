@@ -267,3 +267,23 @@ def test_operand_of_the_wrong_type():
             fn("not an array")
     with pytest.raises(ricci.OperandTypeError):
         ricci.expand_dims(object(), 0)
+
+
+def test_expr_methods_match_numpy_and_the_functions():
+    rng = np.random.default_rng(7)
+    a = rng.normal(size=(2, 1, 3))
+    x = ricci.Tensor("methods_x", a.shape)
+    cases = [
+        (x.mean(), a.mean()), (x.mean(axis=2, keepdims=True), a.mean(axis=2, keepdims=True)),
+        (x.sum(axis=(0, 2), keepdims=True), a.sum(axis=(0, 2), keepdims=True)),
+        (x.transpose(), a.transpose()), (x.transpose(2, 0, 1), a.transpose(2, 0, 1)),
+        (x.transpose((1, 2, 0)), a.transpose((1, 2, 0))), (x.swapaxes(0, -1), a.swapaxes(0, -1)),
+        (x.squeeze(), a.squeeze()), (x.squeeze(1), a.squeeze(1)),
+    ]
+    for expr, ref in cases:
+        got = expr.evaluate({x.name: a})
+        assert got.shape == ref.shape
+        np.testing.assert_allclose(got, ref, rtol=1e-12)
+    assert x.transpose(2, 0, 1) is ricci.transpose(x, (2, 0, 1))
+    with pytest.raises(ricci.ShapeError):
+        x.squeeze(0)
