@@ -34,6 +34,7 @@ from .explain import explain
 from .structured import Structured
 from .linalg import det, inv, logdet, solve, trace
 from .nn import binary_cross_entropy, cross_entropy, gelu, log_softmax, logsumexp, norm, norm2, softmax
+from .broadcasting import broadcast_arrays, broadcast_shapes, broadcast_to
 from .shaping import expand_dims, mean, moveaxis, squeeze, swapaxes, transpose
 from .primitives import abs, cos, exp, log, power, relu, sigmoid, sign, sin, sqrt, step, tanh
 from .special import erf, erfc, expm1, log1p, log_sigmoid, logaddexp, softplus
@@ -42,6 +43,7 @@ __version__ = "0.1.0"
 
 __all__ = [
     "Tensor", "Constant", "Expr", "einsum", "sum",
+    "broadcast_shapes", "broadcast_to", "broadcast_arrays",
     "mean", "transpose", "swapaxes", "moveaxis", "expand_dims", "squeeze",
     "tanh", "exp", "log", "sigmoid", "relu", "step", "sqrt", "abs", "sign", "sin", "cos", "power",
     "inv", "det", "logdet", "trace", "solve",

@@ -31,6 +31,7 @@ from _weakref import _remove_dead_weakref  # what WeakValueDictionary uses: drop
 import numpy as np
 
 from .errors import ArgumentError, OperandTypeError, ShapeError
+from .operators import NumpyOperators, _is_scalar, _scalar  # noqa: F401 (re-exported)
 
 _serial = itertools.count()
 # key -> weak reference to the one node of that key (a WeakValueDictionary without its
@@ -228,7 +229,7 @@ def _intern(cls, key, children, shape, fingerprint_key=None, own_name=None, text
     return node
 
 
-class Expr:
+class Expr(NumpyOperators):
     """A symbolic tensor expression: a node of the tensor-network DAG.
 
     Build expressions with :class:`Tensor`, :func:`ricci.einsum`, element-wise
@@ -243,7 +244,6 @@ class Expr:
     """
 
     __slots__ = ("shape", "children", "serial", "fingerprint", "_inputs", "__weakref__", "__dict__")
-    __array_ufunc__ = None  # make numpy defer to our operators: array * expr -> Expr
     kind = "expr"
     # As a factor of a contraction, no simplification pass of contract() changes it
     # (not a delta, zeros, 0-d constant, scaled term, product or hoistable contraction):
@@ -367,154 +367,6 @@ class Expr:
 
     def __bool__(self):
         raise TypeError("the truth value of a ricci expression is undefined; evaluate it first")
-
-    # -- arithmetic -----------------------------------------------------
-    def __add__(self, other):
-        if _is_scalar(other):
-            return add([(1, self)], offset=_scalar(other))
-        other = as_expr(other, "right operand of +")
-        _check_same_shape(self, other, "+")
-        return add([(1, self), (1, other)])
-
-    def __radd__(self, other):
-        if _is_scalar(other):
-            return self + other
-        return as_expr(other, "left operand of +") + self
-
-    def __sub__(self, other):
-        if _is_scalar(other):
-            return add([(1, self)], offset=-_scalar(other))
-        other = as_expr(other, "right operand of -")
-        _check_same_shape(self, other, "-")
-        return add([(1, self), (-1, other)])
-
-    def __rsub__(self, other):
-        if _is_scalar(other):
-            return add([(-1, self)], offset=_scalar(other))
-        return as_expr(other, "left operand of -") - self
-
-    def __neg__(self):
-        return add([(-1, self)])
-
-    def __pos__(self):
-        return self
-
-    def __mul__(self, other):
-        if _is_scalar(other):
-            return add([(_scalar(other), self)])
-        other = as_expr(other, "right operand of *")
-        _check_same_shape(self, other, "*")
-        return hadamard(self, other)
-
-    def __rmul__(self, other):
-        if _is_scalar(other):
-            return self * other
-        return as_expr(other, "left operand of *") * self
-
-    def __truediv__(self, other):
-        if _is_scalar(other):
-            return add([(1 / _scalar(other), self)])
-        other = as_expr(other, "right operand of /")
-        _check_same_shape(self, other, "/")
-        return hadamard(self, other ** -1)
-
-    def __rtruediv__(self, other):
-        if _is_scalar(other):
-            return add([(_scalar(other), self ** -1)])
-        return as_expr(other, "left operand of /") / self
-
-    def __matmul__(self, other):
-        return matmul(self, other)
-
-    def __rmatmul__(self, other):
-        return matmul(other, self)
-
-    @property
-    def T(self):  # noqa: N802 (numpy's name)
-        """The transpose (axes reversed), as numpy's ``.T``."""
-        labels = tuple(range(self.ndim))
-        return contract(labels[::-1], [(self, labels)])
-
-    def sum(self, axis=None, keepdims=False):
-        """Sum over ``axis`` (None: all), as :func:`ricci.sum` and ``ndarray.sum``."""
-        from .einsum import sum as _sum
-
-        return _sum(self, axis, keepdims=keepdims)
-
-    def mean(self, axis=None, keepdims=False):
-        """The mean over ``axis``, as :func:`ricci.mean` and ``ndarray.mean``.
-
-        >>> import ricci
-        >>> ricci.Tensor("x", (2, 3)).mean(axis=0).shape
-        (3,)
-        """
-        from .shaping import mean
-
-        return mean(self, axis, keepdims=keepdims)
-
-    def transpose(self, *axes):
-        """Axes permuted, as ``ndarray.transpose`` (``x.transpose(1, 0)`` or ``x.transpose((1, 0))``)."""
-        from .shaping import transpose
-
-        if len(axes) == 1 and (axes[0] is None or isinstance(axes[0], (tuple, list))):
-            axes = axes[0]
-        return transpose(self, axes if axes != () else None)
-
-    def swapaxes(self, axis1, axis2):
-        """Two axes exchanged, as :func:`ricci.swapaxes` and ``ndarray.swapaxes``."""
-        from .shaping import swapaxes
-
-        return swapaxes(self, axis1, axis2)
-
-    def squeeze(self, axis=None):
-        """Size-1 axes removed, as :func:`ricci.squeeze` and ``ndarray.squeeze``."""
-        from .shaping import squeeze
-
-        return squeeze(self, axis)
-
-    def __pow__(self, power):
-        from .primitives import power as _power
-
-        if not _is_scalar(power):
-            raise OperandTypeError(
-                f"the exponent of ** must be a constant number, got {type(power).__name__}; "
-                "use ricci.exp(p * ricci.log(x)) for a symbolic exponent"
-            )
-        return _power(self, _scalar(power))
-
-
-def _is_scalar(value):
-    if type(value) in _NUMBER_TYPES:  # the common case, without the ABC checks below
-        return True
-    if isinstance(value, (bool, np.bool_)):
-        return False
-    if isinstance(value, numbers.Number):
-        return True
-    return isinstance(value, np.ndarray) and value.ndim == 0 and value.dtype.kind in "iufc"
-
-
-def _scalar(value):
-    """A number as a Python int, float or complex (its kind kept: integer coefficients stay integers)."""
-    if type(value) in _NUMBER_TYPES:
-        return value
-    if isinstance(value, (np.ndarray, np.generic)):
-        value = value.item()
-    if isinstance(value, numbers.Integral):
-        return int(value)
-    if isinstance(value, numbers.Real):
-        return float(value)
-    return complex(value)
-
-
-_NUMBER_TYPES = frozenset((int, float, complex))
-
-
-def _check_same_shape(a, b, op):
-    if a.shape != b.shape:
-        raise ShapeError(
-            f"operands of {op} have shapes {a.shape} and {b.shape}; arithmetic needs equal shapes "
-            "(write broadcasting with ricci.einsum, e.g. einsum('i,b->ib', b, np.ones(m)))"
-        )
 
 
 def as_expr(value, what="operand"):

@@ -210,12 +210,13 @@ def test_arithmetic_shape_mismatch_with_numpy_array():
         X * np.ones((2, 3, 1))
 
 
-def test_arithmetic_shape_mismatch_rank0_vs_matrix():
-    """Only Python scalars broadcast; a rank-0 Expr + a matrix Expr is a mismatch."""
+def test_arithmetic_rank0_expr_broadcasts_against_matrix():
+    """As in numpy, a 0-d expression broadcasts against a matrix."""
     X, _ = T((2, 3))
     s = ricci.einsum("ij->", X)
-    with pytest.raises(ricci.ShapeError):
-        X + s
+    x = np.arange(6.0).reshape(2, 3)
+    np.testing.assert_allclose((X + s).evaluate({X.name: x}), x + x.sum())
+    np.testing.assert_allclose((X * s).evaluate({X.name: x}), x * x.sum())
 
 
 def test_name_clash_with_different_shapes():
