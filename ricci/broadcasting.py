@@ -89,8 +89,13 @@ def broadcast_to(x, shape, what="operand"):
     shape = tuple(shape)
     if x.shape == shape:
         return x
-    if len(x.shape) > len(shape) or broadcast_shapes(x.shape, shape, what=f"broadcast_to {shape}") != shape:
-        raise ShapeError(f"{what} of shape {x.shape} cannot be broadcast to shape {shape}")
+    try:
+        fits = len(x.shape) <= len(shape) and broadcast_shapes(x.shape, shape) == shape
+    except ShapeError:
+        fits = False
+    if not fits:
+        raise ShapeError(f"{what} of shape {x.shape} cannot be broadcast to shape {shape} (numpy's rules: "
+                         "aligned from the right, only size-1 or missing dimensions stretch)")
     labels = aligned_labels(x.shape, shape)
     return contract(tuple(range(len(shape))), [(x, labels)], dict(enumerate(shape)))
 

@@ -180,7 +180,8 @@ def binary_cross_entropy(logits, targets, reduction="sum"):
     size (the sigmoid form is ``nan`` at |z| ≈ 1e4) and without cancellation
     for targets in [0, 1]; its gradient is σ(z) − t. ``reduction`` is "sum" (a scalar),
     "mean" (the sum divided by the number of elements, as torch's
-    ``BCEWithLogitsLoss``) or "none" (the element-wise losses).
+    ``BCEWithLogitsLoss``) or "none" (the element-wise losses). ``targets`` broadcast
+    against the logits with numpy's rules.
 
     >>> import numpy as np, ricci
     >>> z = ricci.Tensor("z", (3,))
@@ -194,10 +195,10 @@ def binary_cross_entropy(logits, targets, reduction="sum"):
 
     logits = as_expr(logits, "logits of binary_cross_entropy")
     targets = as_expr(targets, "targets of binary_cross_entropy")
-    if targets.shape != logits.shape:
-        raise ShapeError(
-            f"targets of binary_cross_entropy have shape {targets.shape} but the logits {logits.shape}"
-        )
+    if targets.shape != logits.shape:  # numpy broadcasting (torch needs equal shapes)
+        from .broadcasting import broadcast_arrays
+
+        logits, targets = broadcast_arrays(logits, targets, what="binary_cross_entropy (logits, targets)")
     if reduction not in ("sum", "mean", "none"):
         raise ValueError(f"reduction must be 'sum', 'mean' or 'none', got {reduction!r}")
     own = tuple(range(logits.ndim))
@@ -208,8 +209,11 @@ def binary_cross_entropy(logits, targets, reduction="sum"):
     )
     if reduction == "none":
         return losses
-    total = contract((), [(losses, own)])
-    return total * (1.0 / max(logits.size, 1)) if reduction == "mean" else total
+    if reduction == "mean":
+        from .shaping import mean
+
+        return mean(losses)
+    return contract((), [(losses, own)])
 
 
 def gelu(x):

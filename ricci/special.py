@@ -165,7 +165,7 @@ for _name, _function, _derivative, _zero, _doc in SPECIAL:
 
 
 class LogAddExp(Primitive):
-    """log(eᵃ + eᵇ) of two arguments of the same shape, as ``np.logaddexp``.
+    """log(eᵃ + eᵇ) of two arguments of the same shape (:func:`logaddexp` broadcasts them first).
 
     ∂/∂a = σ(a − b) and ∂/∂b = σ(b − a): bounded, and 1/2 each at a tie.
     """
@@ -174,11 +174,8 @@ class LogAddExp(Primitive):
 
     def output_shape(self, arg_shapes, params):
         a, b = arg_shapes
-        if a != b:
-            raise ShapeError(
-                f"arguments of logaddexp have shapes {a} and {b}; they need equal shapes "
-                "(broadcasting is not supported yet)"
-            )
+        if a != b:  # logaddexp() broadcasts before it applies
+            raise ShapeError(f"arguments of the logaddexp node have shapes {a} and {b}; they need equal shapes")
         return a
 
     def evaluate(self, values, params):
@@ -282,10 +279,10 @@ def erfc(x):
 
 
 def logaddexp(a, b):
-    """log(eᵃ + eᵇ) element-wise for two arguments of the same shape, without overflow.
+    """log(eᵃ + eᵇ) element-wise, without overflow, with numpy's broadcasting (``np.logaddexp``).
 
-    The gradients are σ(a − b) for ``a`` and σ(b − a) for ``b``. Both
-    arguments must have the same shape (numpy broadcasting is not supported yet).
+    The gradients are σ(a − b) for ``a`` and σ(b − a) for ``b`` (½ each at a
+    tie); a broadcast argument's gradient is summed over its broadcast axes.
 
     >>> import numpy as np, ricci
     >>> a, b = ricci.Tensor("a", (2,)), ricci.Tensor("b", (2,))
@@ -293,7 +290,13 @@ def logaddexp(a, b):
     array([10000.69314718,     0.        ])
     >>> ricci.grad(ricci.einsum("i->", ricci.logaddexp(a, b)), a)(a=np.zeros(2), b=np.zeros(2))
     array([0.5, 0.5])
+    >>> ricci.logaddexp(0.0, a).shape   # softplus(a), a scalar broadcast
+    (2,)
     """
+    from .broadcasting import broadcast_arrays
+
     a = as_expr(a, "first argument of logaddexp")
     b = as_expr(b, "second argument of logaddexp")
+    if a.shape != b.shape:
+        a, b = broadcast_arrays(a, b, what="logaddexp")
     return apply(PRIMITIVES["logaddexp"], [a, b])
