@@ -22,6 +22,7 @@ the network.
 >>> ricci.cost(grads).flops <= 3 * ricci.cost(ring).flops
 True
 """
+from .dims import assumed
 from .expr import Add, Constant, Contract, Delta, Zeros, contract
 from .primitives import outer_labels
 
@@ -43,7 +44,8 @@ def plan_path(inputs, output, sizes):
 
     ``inputs`` is a list of label collections, ``output`` the output labels,
     ``sizes`` a dict label -> dimension; labels may be any hashable objects
-    and there is no limit on their number.
+    and there is no limit on their number. A named dimension counts as
+    :data:`ricci.dims.ASSUMED_SIZE`, so a derivative does not depend on the sizes.
 
     >>> plan_path([{0, 1}, {1, 2}, {2, 3}], {0, 3}, {0: 2, 1: 9, 2: 9, 3: 2})
     [(0, 1), (0, 1)]
@@ -57,7 +59,7 @@ def plan_path(inputs, output, sizes):
     carried = {lab for labs in labels for lab in labs}
     present = tuple(lab for lab in (sorted(output, key=repr) if isinstance(output, (set, frozenset)) else output)
                     if lab in carried)
-    return planned(labels, present, {lab: sizes[lab] for lab in carried})
+    return planned(labels, present, {lab: assumed(sizes[lab]) for lab in carried})
 
 
 def step_flops(operand_labels, sizes, kept):
@@ -71,7 +73,7 @@ def step_flops(operand_labels, sizes, kept):
         union.update(labs)
     size = 1
     for lab in union:
-        size *= sizes[lab]
+        size *= assumed(sizes[lab])
     factor = max(1, len(operand_labels) - 1) + (1 if union - set(kept) else 0)
     return size * factor
 

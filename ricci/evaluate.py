@@ -61,11 +61,14 @@ def function(roots, optimize):
     return f
 
 
-def evaluate(exprs, inputs=None, *, optimize="auto", memory_budget=None, structured=False, **named_inputs):
+def evaluate(exprs, inputs=None, *, optimize="auto", memory_budget=None, structured=False, sizes=None,
+             **named_inputs):
     """Evaluate one expression or a list of them; shared subexpressions are computed once.
 
     With ``structured=True``, a result whose network holds deltas between its
-    free indices comes back factored, as a :class:`ricci.Structured`.
+    free indices comes back factored, as a :class:`ricci.Structured`. Named
+    dimensions (:mod:`ricci.symbolic`) are bound from the inputs' shapes;
+    ``sizes={"batch": 7}`` gives sizes explicitly (for names no input has).
 
     >>> import numpy as np, ricci
     >>> W = ricci.Tensor("W", (2, 2))
@@ -73,7 +76,7 @@ def evaluate(exprs, inputs=None, *, optimize="auto", memory_budget=None, structu
     >>> [a.tolist() for a in ricci.evaluate([g1, g2], W=np.eye(2))]
     [[[2.0, 0.0], [0.0, 2.0]], [[2.0, 0.0], [0.0, 2.0]]]
     """
-    if not structured and optimize == "auto" and not named_inputs and type(inputs) is dict:
+    if not structured and optimize == "auto" and not named_inputs and type(inputs) is dict and sizes is None:
         f = _single.get(exprs) if isinstance(exprs, Expr) else None
         if f is not None:  # the common repeated call: one expression, its compiled function known
             return f(inputs, memory_budget=memory_budget)[0]
@@ -82,10 +85,12 @@ def evaluate(exprs, inputs=None, *, optimize="auto", memory_budget=None, structu
     if inputs is not None and not isinstance(inputs, dict):
         raise InputError(f"inputs must be a dict of name -> array, got {type(inputs).__name__}")
     given = dict(inputs, **named_inputs) if inputs else named_inputs
+    if structured:  # the structure's deltas need concrete sizes: specialize first
+        roots = _concrete(roots, given, sizes)
     factors = [factor(r) if structured else None for r in roots]
     cores = tuple(r if f is None else f[0] for r, f in zip(roots, factors))
     f = function(cores, optimize)
-    values = f(given, memory_budget=memory_budget)
+    values = f(given, memory_budget=memory_budget, sizes=None if structured else sizes)
     if single and not structured and optimize == "auto":
         if len(_single) > 256:
             _single.clear()
@@ -113,21 +118,47 @@ class Cost:
         )
 
 
-def cost(exprs, inputs=None, *, optimize="auto"):
+def _shape_of(value):
+    if isinstance(value, (tuple, list)) and all(isinstance(d, int) for d in value):
+        return tuple(value)
+    return np.shape(value)
+
+
+def _concrete(roots, given, sizes):
+    """``roots`` at the sizes the inputs (arrays or shapes) and ``sizes`` give their named dimensions."""
+    from .expr import _merge_inputs
+    from .symbolic import bind, dimension_names, specialize
+
+    names = dimension_names(roots)
+    if not names:
+        if sizes:
+            bind({}, {}, names, sizes)  # (refuses a size of a name the expression does not have)
+        return roots
+    tensors = _merge_inputs(list(roots))
+    shapes = {name: _shape_of(value) for name, value in given.items() if name in tensors}
+    return specialize(roots, bind(tensors, shapes, names, sizes))
+
+
+def cost(exprs, inputs=None, *, optimize="auto", sizes=None):
     """Planned cost of evaluating expressions; ``inputs`` may give arrays or shapes by name.
 
     Shapes are checked against the declared ones; arrays also give the dtypes
-    (float64 otherwise). Nothing is evaluated.
+    (float64 otherwise). Nothing is evaluated. Named dimensions take their sizes
+    from the inputs given or from ``sizes``:
 
     >>> import ricci
     >>> A, B = ricci.Tensor("A", (10, 20)), ricci.Tensor("B", (20, 30))
     >>> ricci.cost(ricci.einsum("ij,jk->ik", A, B)).flops
     12000
+    >>> X = ricci.Tensor("X_cost_doc", ("batch", 20))
+    >>> ricci.cost(ricci.einsum("ij,jk->ik", X, B), sizes={"batch": 10}).flops
+    12000
     """
     roots, _ = as_roots(exprs)
+    inputs = dict(inputs or {})
+    roots = _concrete(roots, inputs, sizes)
     f = function(roots, check_optimize(optimize))
     dtypes = []
-    inputs = dict(inputs or {})
     for name in f.names:
         value = inputs.get(name)
         declared = f.tensors[name].shape

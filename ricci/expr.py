@@ -30,6 +30,7 @@ from _weakref import _remove_dead_weakref  # what WeakValueDictionary uses: drop
 
 import numpy as np
 
+from .dims import assumed, assumed_count, is_symbolic
 from .errors import ArgumentError, OperandTypeError, ShapeError
 from .operators import NumpyOperators, _is_scalar, _scalar  # noqa: F401 (re-exported)
 
@@ -274,17 +275,29 @@ class Expr(NumpyOperators):
 
     @property
     def size(self):
-        """Number of elements of the value."""
+        """Number of elements of the value (a :class:`ricci.ShapeError` for a symbolic shape).
+
+        >>> import ricci
+        >>> ricci.Tensor("size_doc", (2, 3)).size
+        6
+        """
+        if is_symbolic(self.shape):
+            raise ShapeError(
+                f"an expression of shape {self.shape} has no number of elements until its named "
+                "dimensions are bound (at evaluation); use ricci.symbolic.count(shape) for it as an expression"
+            )
         return int(np.prod(self.shape, dtype=np.int64))
 
     # -- evaluation -----------------------------------------------------
-    def evaluate(self, inputs=None, *, optimize="auto", memory_budget=None, structured=False, **named_inputs):
+    def evaluate(self, inputs=None, *, optimize="auto", memory_budget=None, structured=False, sizes=None,
+                 **named_inputs):
         """Evaluate to a numpy array.
 
         ``inputs`` maps Tensor names to arrays (keywords work too);
         ``optimize`` is any opt_einsum path optimizer name; ``structured=True``
         returns Jacobians/Hessians with delta structure factored
-        (:class:`ricci.Structured`).
+        (:class:`ricci.Structured`); ``sizes`` gives sizes of named dimensions
+        that no input has (:mod:`ricci.symbolic`).
 
         >>> import numpy as np, ricci
         >>> x = ricci.Tensor("x", (3,))
@@ -294,13 +307,14 @@ class Expr(NumpyOperators):
         from .evaluate import evaluate
 
         return evaluate(
-            self, inputs, optimize=optimize, memory_budget=memory_budget, structured=structured, **named_inputs
+            self, inputs, optimize=optimize, memory_budget=memory_budget, structured=structured, sizes=sizes,
+            **named_inputs
         )
 
     def __call__(self, inputs=None, **named_inputs):
         return self.evaluate(inputs, **named_inputs)
 
-    def cost(self, inputs=None, *, optimize="auto"):
+    def cost(self, inputs=None, *, optimize="auto", sizes=None):
         """The planned cost of evaluating: FLOPs and the largest intermediate.
 
         ``inputs`` may map names to arrays or shapes (checked against the
@@ -313,7 +327,7 @@ class Expr(NumpyOperators):
         """
         from .evaluate import cost
 
-        return cost([self], inputs, optimize=optimize)
+        return cost([self], inputs, optimize=optimize, sizes=sizes)
 
     # -- views ----------------------------------------------------------
     def network(self):
@@ -382,24 +396,33 @@ def as_expr(value, what="operand"):
 
 # -- leaves ---------------------------------------------------------------
 def _check_shape(shape, what):
-    """A shape as a tuple of Python ints: a tuple (or list) of non-negative integers, not bools.
+    """A shape as a tuple of dimensions: non-negative Python ints (not bools) or names.
 
-    >>> _check_shape((2, np.int64(3)), "x")
-    (2, 3)
+    A name (a string that is a Python identifier, such as ``"batch"``) is a symbolic
+    dimension, bound at evaluation (see :mod:`ricci.symbolic`).
+
+    >>> _check_shape((2, np.int64(3)), "x"), _check_shape(("batch", 3), "x")
+    ((2, 3), ('batch', 3))
     >>> try:
     ...     _check_shape((2.5,), "x")
     ... except ShapeError as error:
     ...     print(error)
-    shape of x has a non-integer entry 2.5 (of type float) at position 0; dimensions are non-negative ints
+    shape of x has a non-integer entry 2.5 (of type float) at position 0; dimensions are non-negative ints or names such as 'batch'
     """
     if not isinstance(shape, (tuple, list)):
         raise ShapeError(f"shape of {what} must be a tuple of integers such as (3,) or (2, 3), "
                          f"got {type(shape).__name__} {shape!r}")
     dims = []
     for pos, d in enumerate(shape):
+        if isinstance(d, str):
+            if not d.isidentifier():
+                raise ShapeError(f"shape of {what} has the dimension name {d!r} at position {pos}; a named "
+                                 "dimension must be a Python identifier such as 'batch'")
+            dims.append(d)
+            continue
         if isinstance(d, (bool, np.bool_)) or not isinstance(d, (int, np.integer)):
             raise ShapeError(f"shape of {what} has a non-integer entry {d!r} (of type {type(d).__name__}) "
-                             f"at position {pos}; dimensions are non-negative ints")
+                             f"at position {pos}; dimensions are non-negative ints or names such as 'batch'")
         if d < 0:
             raise ShapeError(f"shape of {what} has a negative dimension {int(d)} at position {pos}: {tuple(shape)}")
         dims.append(int(d))
@@ -409,7 +432,9 @@ def _check_shape(shape, what):
 class Tensor(Expr):
     """A named symbolic input of a fixed shape.
 
-    The name is a non-empty string, the shape a tuple of non-negative ints.
+    The name is a non-empty string, the shape a tuple of non-negative ints and
+    dimension names (``("batch", 10)``: a symbolic dimension, the same size
+    wherever the name appears, bound from the input arrays at evaluation).
 
     >>> import ricci
     >>> W = ricci.Tensor("W", (4, 3))
@@ -616,7 +641,12 @@ def _hoist(out, factors, dims):
     carried = {lab for _, labs in result for lab in labs}
     for lab in routed:
         if lab not in carried and lab not in out:  # summed over a broadcast: its size
-            scale *= dims[lab]
+            if type(dims[lab]) is str:  # a named size: a factor bound at evaluation
+                from .symbolic import Size
+
+                result.append((Size(dims[lab]), ()))
+            else:
+                scale *= dims[lab]
     return scale, result
 
 
@@ -643,7 +673,12 @@ def _eliminate_deltas(out, factors, sizes):
                 continue
             del factors[pos]
             if kept not in out_set and not any(kept in labs for _, labs in factors):
-                scale *= float(child.n)  # a delta is a float identity matrix
+                if type(child.n) is str:  # a named size: a (float) factor bound at evaluation
+                    from .symbolic import Size
+
+                    factors.append((Size(child.n, 1.0), ()))
+                else:
+                    scale *= float(child.n)  # a delta is a float identity matrix
             changed = True
             break
     return scale, factors
@@ -943,13 +978,13 @@ def _common_summed_factor(terms, shape):
                 if j != pos:
                     carried.update(lab for lab in other if lab < n)
         summed = {lab for lab in labs if isinstance(lab, tuple)}
-        for lab in carried:
-            size *= shape[lab]
+        for lab in carried:  # (a named dimension counts as ricci.dims.ASSUMED_SIZE: size-independent)
+            size *= assumed(shape[lab])
         for k, lab in enumerate(labs):
             if isinstance(lab, tuple) and lab in summed:
-                size *= child.shape[k]
+                size *= assumed(child.shape[k])
                 summed.discard(lab)
-        if size <= child.size:
+        if size <= assumed_count(child.shape):
             return pattern, positions
     return None
 

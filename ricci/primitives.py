@@ -57,6 +57,14 @@ class Primitive:
         """The tangent of ``node`` given its arguments' tangents (None = zero)."""
         raise NotImplementedError
 
+    def specialize_params(self, params, binding):
+        """``params`` with named dimensions replaced by their sizes (``binding``: name -> int).
+
+        For evaluation with symbolic dimensions (:mod:`ricci.symbolic`); only a
+        primitive whose params hold shapes or sizes needs to override it.
+        """
+        return params
+
     def __repr__(self):
         return f"<primitive {self.name}>"
 

@@ -17,6 +17,7 @@ import numpy as np
 
 from .expr import Add, Apply, Constant, Delta, Tensor, Zeros
 from .plan import schedule
+from .symbolic import Size
 
 ATOM, POWER, PRODUCT, SUM = 0, 1, 2, 3  # precedence of a rendered piece (Python's)
 _NEST_LIMIT = 1000  # a part written longer than this is named instead of nested in its user
@@ -59,6 +60,8 @@ class _Printer:
             return f"zeros({_shape(node.shape)})", ATOM
         if isinstance(node, Delta):
             return f"eye({node.n})", ATOM
+        if isinstance(node, Size):  # a named dimension's size: its name
+            return node.text, ATOM
         value = node.value
         if node.name is not None:  # a named constant: its name, bound in a header line
             self.lines.append(f"{node.name} = {constant_header(node)}")
@@ -74,7 +77,7 @@ class _Printer:
 
     def render(self, node, net, deps):
         arg = lambda n: self.pieces[n]  # noqa: E731
-        if isinstance(node, (Tensor, Constant, Zeros, Delta)):
+        if isinstance(node, (Tensor, Constant, Zeros, Delta, Size)):
             return self.leaf(node)
         if isinstance(node, Apply):
             if node.primitive.name == "power":
@@ -109,7 +112,7 @@ class _Printer:
         names = 0
         for node, net, deps in self.steps:
             piece = self.render(node, net, deps)
-            leaf = isinstance(node, (Tensor, Constant, Zeros, Delta))
+            leaf = isinstance(node, (Tensor, Constant, Zeros, Delta, Size))
             root = len(self.roots) == 1 and node is self.roots[0]
             # shared parts get a name; so do parts too long to nest (text stays linear in size)
             if not leaf and not root and (self.uses[node] > 1 or len(piece[0]) > _NEST_LIMIT):

@@ -81,12 +81,20 @@ def mean(x, axis=None, keepdims=False):
     if isinstance(x, Constant) and x.value.dtype.kind in "iu":  # a known dtype: numpy's float64 mean
         x = Constant(x.value.astype(np.float64), "argument of mean")
     axes = _normalize_axes(axis, x.ndim, x.shape)
-    n = 1
+    n, names = 1, []
     for a in axes:
-        n *= x.shape[a]
+        if type(x.shape[a]) is str:  # a named dimension: a factor 1/batch, bound at evaluation
+            names.append(x.shape[a])
+        else:
+            n *= x.shape[a]
     total = _sum(x, tuple(sorted(axes)), keepdims=keepdims)
     if n == 0:
         return total * float("nan")
+    if names:
+        from .symbolic import Size
+
+        for name in names:
+            total = total * Size(name, -1.0)
     if n == 1:  # (the input itself: 1.0 * x is simplified to x)
         return total
     return total * (1.0 / n)

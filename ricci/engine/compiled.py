@@ -78,7 +78,10 @@ class Function:
 
     Returns one array for one expression, a list for a list. A program is
     compiled once per input dtype signature and cached; ``source`` shows it
-    (for float64 inputs of the declared shapes).
+    (for float64 inputs of the declared shapes). Over named dimensions
+    (:mod:`ricci.symbolic`) the sizes are bound from the inputs (or given as
+    ``sizes={"batch": 7}``) and a concrete function is cached per binding
+    (:meth:`at`).
     """
 
     def __init__(self, exprs, optimize="auto", memory_budget=None):
@@ -89,6 +92,10 @@ class Function:
         self.names = tuple(sorted(self.tensors))
         self._shapes = tuple(self.tensors[n].shape for n in self.names)
         self._programs = {}
+        from ..symbolic import dimension_names
+
+        self.dimensions = dimension_names(self.roots)  # named dimensions (empty: a concrete function)
+        self._bound = OrderedDict()  # binding items -> the concrete Function at those sizes
 
     def _signature(self, dtypes):
         return tuple((n, self.tensors[n].shape, d.str) for n, d in zip(self.names, dtypes))
@@ -104,7 +111,54 @@ class Function:
     @property
     def source(self):
         """The program's source text for float64 inputs of the declared shapes."""
+        if self.dimensions:
+            raise InputShapeError(
+                f"this function has named dimensions {sorted(self.dimensions)}: its program depends on "
+                f"their sizes; see f.at({{{sorted(self.dimensions)[0]!r}: n}}).source")
         return self.program_for([np.dtype(np.float64)] * len(self.names)).source
+
+    def at(self, sizes):
+        """The concrete :class:`Function` at these sizes of the named dimensions (cached).
+
+        >>> import numpy as np, ricci
+        >>> x = ricci.Tensor("at_doc", ("n",))
+        >>> f = ricci.compile(ricci.einsum("i,i->", x, x))
+        >>> f.at({"n": 3}).names, f.at({"n": 3}).tensors["at_doc"].shape
+        (('at_doc',), (3,))
+        """
+        from ..symbolic import bind
+
+        return self._at(bind(self.tensors, {}, self.dimensions, sizes))
+
+    def _at(self, binding):
+        key = tuple(binding.items())
+        with _lock:
+            f = self._bound.get(key)
+            if f is not None:
+                self._bound.move_to_end(key)
+                return f
+        from ..symbolic import specialize
+
+        f = Function(list(specialize(self.roots, binding)), optimize=self.optimize, memory_budget=self.memory_budget)
+        f.single = self.single
+        with _lock:
+            f = self._bound.setdefault(key, f)
+            while len(self._bound) > 32:
+                self._bound.popitem(last=False)
+        return f
+
+    def _call_symbolic(self, given, memory_budget, sizes):
+        """Bind the named dimensions from the inputs (and ``sizes``); run the function at those sizes."""
+        from ..symbolic import bind
+
+        tensors = self.tensors
+        if len(given) != len(self.names) or not all(name in tensors for name in given):
+            self._unknown_or_missing(given)
+        shapes = {}
+        for name in self.names:
+            value = given[name]
+            shapes[name] = (value if type(value) is np.ndarray else as_array(name, value)).shape
+        return self._at(bind(tensors, shapes, self.dimensions, sizes))(given, memory_budget=memory_budget)
 
     def arrays(self, inputs):
         """Check the inputs and return them as arrays in ``names`` order."""
@@ -137,7 +191,7 @@ class Function:
             listed = ", ".join(f"{n!r} of shape {tensors[n].shape}" for n in missing)
             raise MissingInputError(f"missing input(s) to evaluate: {listed}")
 
-    def __call__(self, inputs=None, *, memory_budget=None, **named_inputs):
+    def __call__(self, inputs=None, *, memory_budget=None, sizes=None, **named_inputs):
         if inputs is None:
             given = named_inputs
         elif type(inputs) is dict and not named_inputs:
@@ -146,6 +200,13 @@ class Function:
             given = dict(inputs, **named_inputs)
         else:
             raise InputError(f"inputs must be a dict of name -> array, got {type(inputs).__name__}")
+        if self.dimensions or sizes is not None:
+            if not self.dimensions:
+                from ..symbolic import bind
+
+                bind(self.tensors, {}, self.dimensions, sizes)  # (refuses sizes of names it does not have)
+            else:
+                return self._call_symbolic(given, memory_budget, sizes)
         arrays = self.arrays(given)
         dtypes = tuple([a.dtype for a in arrays])
         prog = self._programs.get(dtypes)
@@ -175,11 +236,11 @@ class Function:
                         f"need floating-point (or complex) inputs; pass floats, e.g. {name}=array.astype(float)"
                     )
 
-    def cost(self, inputs=None):
+    def cost(self, inputs=None, *, sizes=None):
         """Planned FLOPs and largest tensor (see :func:`ricci.cost`)."""
         from ..evaluate import cost
 
-        return cost(list(self.roots), inputs, optimize=self.optimize)
+        return cost(list(self.roots), inputs, optimize=self.optimize, sizes=sizes)
 
     def __repr__(self):
         return f"<ricci.Function of {len(self.roots)} expression(s) of inputs {list(self.names)}>"
