@@ -11,6 +11,7 @@ from .einsum import einsum, sum
 from .errors import (
     ArgumentError,
     DtypeError,
+    IndexingError,
     SingularMatrixError,
     SublistError,
     InputError,
@@ -36,6 +37,8 @@ from .linalg import det, inv, logdet, solve, trace
 from .nn import binary_cross_entropy, cross_entropy, gelu, log_softmax, logsumexp, norm, norm2, softmax
 from .broadcasting import broadcast_arrays, broadcast_shapes, broadcast_to
 from .shaping import expand_dims, mean, moveaxis, squeeze, swapaxes, transpose
+from .indexing import concatenate, reshape, stack
+from .reductions import max, min  # noqa: A004 (numpy's names)
 from .primitives import abs, cos, exp, log, power, relu, sigmoid, sign, sin, sqrt, step, tanh
 from .special import erf, erfc, expm1, log1p, log_sigmoid, logaddexp, softplus
 
@@ -45,6 +48,7 @@ __all__ = [
     "Tensor", "Constant", "Expr", "einsum", "sum",
     "broadcast_shapes", "broadcast_to", "broadcast_arrays",
     "mean", "transpose", "swapaxes", "moveaxis", "expand_dims", "squeeze",
+    "reshape", "concatenate", "stack", "max", "min", "IndexingError",
     "tanh", "exp", "log", "sigmoid", "relu", "step", "sqrt", "abs", "sign", "sin", "cos", "power",
     "inv", "det", "logdet", "trace", "solve",
     "softmax", "logsumexp", "log_softmax", "cross_entropy", "norm2", "norm",

@@ -79,3 +79,11 @@ class DtypeError(RicciError, TypeError):
 
 class SingularMatrixError(RicciError, np.linalg.LinAlgError):
     """A matrix that ``inv``, ``solve`` or ``det``'s derivative needs to invert is singular."""
+
+
+class IndexingError(RicciError, IndexError):
+    """An index numpy would refuse with an ``IndexError``: out of range, too many indices,
+    arrays that do not broadcast, or an index of a kind that is not an index at all.
+
+    An ``IndexError``, so ``list(expr)`` (Python's sequence protocol) stops at the end of axis 0.
+    """
