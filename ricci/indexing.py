@@ -75,6 +75,9 @@ class _Slices(_Data):
     def __str__(self):
         parts = []
         for start, step, count in self:
+            if type(count) is str:  # a named dimension, taken whole
+                parts.append(":")
+                continue
             s = _python_slice(start, step, count)
             text = f"{'' if s.start is None else s.start}:{'' if s.stop is None else s.stop}"
             parts.append(text + (f":{s.step}" if s.step not in (None, 1) else ""))
@@ -105,6 +108,22 @@ def _canonical(start, step, count):
     return (start, step, count)
 
 
+def _bound(value, binding):
+    """``value`` (params) with dimension names replaced by their sizes, tuple classes kept."""
+    if type(value) is str:
+        return binding[value]
+    if isinstance(value, tuple):
+        return type(value)(_bound(v, binding) for v in value)
+    return value
+
+
+class _ShapeParams(Primitive):
+    """A primitive whose params may hold dimensions (named ones are bound for evaluation)."""
+
+    def specialize_params(self, params, binding):
+        return _bound(params, binding)
+
+
 def _result_dtype(*arrays):
     """The engine's dtype rule for a primitive: numpy's promotion, integers made float64."""
     dtype = np.result_type(*arrays)
@@ -132,7 +151,7 @@ def _index_arrays(flat):
 
 
 # -- primitives ------------------------------------------------------------------------------
-class Slice(Primitive):
+class Slice(_ShapeParams):
     """``x[s₁, s₂, ...]`` on the trailing axes; params ``(spec,)``, spec per axis ``(start, step, count)``."""
 
     name = "slice"
@@ -155,7 +174,7 @@ class Slice(Primitive):
         return _slice(tangents[0], node.params[0])
 
 
-class Embed(Primitive):
+class Embed(_ShapeParams):
     """Zeros of the trailing shape ``full`` with the argument written at a slice; params ``(full, spec)``."""
 
     name = "embed"
@@ -187,7 +206,7 @@ def _gather_parts(shape, block, index_shape, after, source_block):
     return lead, tuple(shape[len(shape) - after:]) if after else ()
 
 
-class Gather(Primitive):
+class Gather(_ShapeParams):
     """``x[idx]`` on a block of axes: params ``(block, index_shape, after, flat)``, where ``flat``
     are the indices raveled over the block, which ``after`` trailing axes follow."""
 
@@ -212,7 +231,7 @@ class Gather(Primitive):
         return _gather(tangents[0], *node.params)
 
 
-class ScatterAdd(Primitive):
+class ScatterAdd(_ShapeParams):
     """The adjoint of :class:`Gather` (same params): zeros of the block's shape, the argument's
     entries added at the indices (repeated indices add up)."""
 
@@ -243,7 +262,7 @@ class ScatterAdd(Primitive):
         return _scatter_add(tangents[0], *node.params)
 
 
-class Reshape(Primitive):
+class Reshape(_ShapeParams):
     """C-order reshape of the trailing axes: params ``(old, new)``."""
 
     name = "reshape"
@@ -392,6 +411,8 @@ def _concatenated_shape(shapes, axis):
                     f"all the input array dimensions except for the concatenation axis must match exactly, but "
                     f"along dimension {d}, the array at index 0 has size {a} and the array at index {i} has size "
                     f"{b} (shapes {tuple(first)} and {tuple(shape)}, concatenated along axis {axis})")
+    if any(type(s[axis]) is str for s in shapes):
+        raise ShapeError(f"cannot concatenate shapes {[tuple(s) for s in shapes]} along the named dimension of axis {axis}")
     return tuple(first[:axis]) + (sum(s[axis] for s in shapes),) + tuple(first[axis + 1:])
 
 
@@ -525,7 +546,12 @@ def getitem(x, key):
         if kind not in ("int", "slice", "array"):
             continue
         n, axis_of[pos] = x.shape[axis], axis
-        if kind == "slice":
+        if type(n) is str and not (kind == "slice" and value == slice(None)):
+            raise ShapeError(f"axis {axis} of shape {x.shape} is the named dimension {n!r}: only ':' indexes it "
+                             "(its size is bound at evaluation)")
+        if kind == "slice" and value == slice(None):
+            spec.append((0, 1, n))
+        elif kind == "slice":
             spec.append(_slice_spec(value, n, axis))
         elif kind == "int" and not advanced:
             if not -n <= value < n:

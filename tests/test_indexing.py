@@ -364,3 +364,20 @@ def test_large_slices_and_reshapes_stay_linear(rng):
     expected = np.zeros((2000, 300))
     expected[::2, 1:] = 1
     np.testing.assert_array_equal(got, expected)
+
+
+def test_named_dimensions_are_taken_whole(rng):
+    X, V = ricci.Tensor(fresh_name("Xs"), ("batch", 3)), ricci.Tensor(fresh_name("Vs"), ("batch", 3))
+    a, v = rand((2, 3), rng), rand((2, 3), rng)
+    y = X[None, :, ::-2]
+    assert y.shape == (1, "batch", 2)
+    np.testing.assert_array_equal(y(**{X.name: a}), a[None, :, ::-2])
+    L = ricci.sum(ricci.sin(ricci.concatenate([X[:, [0, 0]], X], axis=1)))
+    ref = lambda d: np.sum(np.sin(np.concatenate([d[X.name][:, [0, 0]], d[X.name]], axis=1)))  # noqa: E731
+    assert_close(ricci.grad(L, X)(**{X.name: a}), fd_grad(ref, {X.name: a}, X.name))
+    expected = fd_jvp(lambda d: fd_grad(ref, d, X.name, eps=1e-5), {X.name: a}, X.name, v, eps=1e-4)
+    assert_close(ricci.hvp(L, X, V)(**{X.name: a, V.name: v}), expected, rtol=1e-4, atol=1e-5)
+    with pytest.raises(ricci.ShapeError, match="named dimension 'batch'"):
+        X[0]
+    with pytest.raises(ricci.ShapeError, match="named dimension"):
+        ricci.concatenate([X, X])
