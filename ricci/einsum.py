@@ -101,9 +101,10 @@ def _einsum(subscripts, operands):
                 sizes[lab] = (dim, pos)
             elif sizes[lab][0] != dim:
                 first_dim, first_pos = sizes[lab]
+                named = " and a named dimension matches only itself" if str in (type(first_dim), type(dim)) else ""
                 raise ShapeError(
-                    f"in einsum({subscripts!r}), {_kind(lab)} has size {first_dim} in operand {first_pos} "
-                    f"but {dim} in operand {pos} (sizes broadcast only when one of them is 1)"
+                    f"in einsum({subscripts!r}), {_kind(lab)} has size {first_dim!r} in operand {first_pos} "
+                    f"but {dim!r} in operand {pos} (sizes broadcast only when one of them is 1{named})"
                 )
     factors = []
     for pos, (expr, labels) in enumerate(zip(exprs, inputs)):

@@ -577,22 +577,41 @@ def _is_product(node):
     return isinstance(node, Contract) and node._product  # noted at construction (_make_contract)
 
 
-def _inline_products(factors):
+def _inline_products(factors, out, dims):
     """Splice child products into this network: they sum nothing, so no work is repeated
-    beyond element-wise multiplication, and a·(b·c) and (a·b)·c become one node."""
+    beyond element-wise multiplication, and a·(b·c) and (a·b)·c become one node.
+
+    Returns ``(scale, factors)``: an index a product only broadcasts (no factor of it
+    carries it), that no factor here carries either and that is summed, is its size.
+    """
     for c, _ in factors:
         if not c._plain and isinstance(c, Contract) and c._product:
             break
     else:
-        return factors
-    result = []
+        return 1, factors
+    result, broadcast = [], []
     for child, labels in factors:
         if _is_product(child):
             mapping = dict(zip(child.out, labels))
-            result.extend((c, tuple(mapping[lab] for lab in labs)) for c, labs in child.factors)
+            carried = set()
+            for c, labs in child.factors:
+                result.append((c, tuple([mapping[lab] for lab in labs])))
+                carried.update(labs)
+            broadcast.extend(mapping[lab] for lab in child.out if lab not in carried)
         else:
             result.append((child, labels))
-    return result
+    scale = 1
+    if broadcast:
+        carried = {lab for _, labs in result for lab in labs}
+        for lab in dict.fromkeys(broadcast):
+            if lab not in carried and lab not in out:  # summed over a broadcast: its size
+                if type(dims[lab]) is str:
+                    from .symbolic import Size
+
+                    result.append((Size(dims[lab]), ()))
+                else:
+                    scale *= dims[lab]
+    return scale, result
 
 
 def _hoistable(node):
@@ -738,10 +757,11 @@ def contract(out, factors, sizes=None):
         if has_other:
             scale, factors = _fold_scalars(factors)
             if not _plain_or_delta(factors):
-                hoist_scale, factors = _hoist(out, _inline_products(factors), dims)
+                inline_scale, factors = _inline_products(factors, out, dims)
+                hoist_scale, factors = _hoist(out, factors, dims)
                 const_scale, factors = _fold_scalars(factors)
-                factors = _inline_products(factors)
-                scale = scale * hoist_scale * const_scale
+                inline_scale2, factors = _inline_products(factors, out, dims)
+                scale = scale * inline_scale * hoist_scale * const_scale * inline_scale2
             has_delta = any(isinstance(c, Delta) for c, _ in factors)  # a scaled δ, or hoisted ones
         if has_delta:
             trace_scale, factors = _eliminate_deltas(out, factors, dims)

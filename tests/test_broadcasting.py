@@ -181,3 +181,18 @@ def test_broadcast_helpers_match_numpy():
     with pytest.raises(ricci.ShapeError, match="cannot be broadcast"):
         ricci.broadcast_to(ricci.Tensor(fresh_name("c"), (2, 3)), (3,))
     assert [e.shape for e in ricci.broadcast_arrays(b, np.ones((4, 1)))] == [(4, 3), (4, 3)]
+
+
+@pytest.mark.parametrize("rows", [4, "batch"])
+def test_summing_a_product_of_broadcast_views_counts_the_broadcast_axis(rows, rng):
+    # the product inlines into the sum; the axis only the views carried is summed: a factor of its size
+    b = ricci.Tensor(fresh_name("b"), (6,))
+    view = ricci.broadcast_to(b, (rows, 6))
+    L = ricci.sum(view * view)
+    bv = rng.standard_normal(6)
+    for n in (4, 7):
+        sizes = {} if rows == 4 else {"batch": n}
+        n = 4 if rows == 4 else n
+        expected = np.sum(np.broadcast_to(bv, (n, 6)) ** 2)
+        np.testing.assert_allclose(ricci.evaluate(L, {b.name: bv}, sizes=sizes), expected, rtol=1e-12)
+        np.testing.assert_allclose(ricci.evaluate(ricci.grad(L, b), {b.name: bv}, sizes=sizes), 2 * n * bv, rtol=1e-12)
