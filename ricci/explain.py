@@ -20,6 +20,7 @@ from .notation import NotationError, to_einsum, to_matrix
 from .plan import Network
 from .printing import _number, constant_header
 from .rules import RULES
+from .symbolic import Size
 
 __all__ = ["explain", "Explanation", "Step"]
 
@@ -119,6 +120,8 @@ class _Names:
             return f"eye({expr.n})"
         if isinstance(expr, Zeros):
             return f"zeros({expr.shape})"
+        if isinstance(expr, Size):  # a named dimension's size: its name
+            return expr.text
         return None
 
     @staticmethod
@@ -222,7 +225,7 @@ def explain(expr, wrt, cotangent=None, width=100):
             constants += 1
             names.names[node] = f"C{constants}"
             forward.append(f"  C{constants} = <constant of shape {node.shape}>")
-        if isinstance(node, (Tensor, Constant, Delta, Zeros)):
+        if isinstance(node, (Tensor, Constant, Delta, Zeros, Size)):
             continue
         if node is expr:
             name = root_name

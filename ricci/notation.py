@@ -27,6 +27,7 @@ from .errors import RicciError
 from .expr import Add, Apply, Constant, Contract, Delta, Expr, Tensor, Zeros
 from .plan import flatten, uses_of
 from .printing import constant_header, to_text
+from .symbolic import Size
 
 __all__ = ["to_einsum", "to_latex", "to_matrix", "index_notation", "matrix_or_none", "short_formula",
            "NotationError"]
@@ -72,6 +73,17 @@ def _number(value, unicode_minus=False):
         return repr(value)
     text = f"{value:g}"
     return text.replace("-", "−") if unicode_minus else text
+
+
+def _size_latex(node):
+    """A :class:`ricci.symbolic.Size` in LaTeX: ``\\mathrm{batch}``, ``\\frac{1}{\\mathrm{batch}}``."""
+    name = r"\mathrm{" + node.dim.replace("_", r"\_") + "}"
+    e = node.exponent
+    if e == 1:
+        return name
+    if e == -1:
+        return r"\frac{1}{" + name + "}"
+    return name + "^{" + _number(e) + "}"
 
 
 def _is_ones(node):
@@ -169,6 +181,8 @@ class _Index:
             return (r"\delta" if self.latex else "δ") + self.indices(letters), 0
         if isinstance(node, Zeros):
             return "0", 0
+        if isinstance(node, Size):  # a named dimension's size: its name
+            return (_size_latex(node) if self.latex else node.text), 0
         if isinstance(node, Constant):
             if node.value.ndim == 0 and node.name is None:
                 return _number(node.value.item()), 0
@@ -189,7 +203,7 @@ class _Index:
 
     def deps(self, node):
         """The nodes ``render(node)`` writes inside its text."""
-        if isinstance(node, (Tensor, Delta, Zeros, Constant)):
+        if isinstance(node, (Tensor, Delta, Zeros, Constant, Size)):
             return ()
         if isinstance(node, Contract):
             return [f for f, _ in self.net(node).factors]
@@ -301,7 +315,7 @@ class _Index:
         for node in self.order:
             if node not in written:
                 continue
-            leaf = isinstance(node, (Tensor, Constant, Delta, Zeros))
+            leaf = isinstance(node, (Tensor, Constant, Delta, Zeros, Size))
             size[node] = 1 + sum(1 if d in self.bound else size[d] for d in self.deps(node))
             if leaf or (len(self.roots) == 1 and node is self.roots[0]):
                 continue
@@ -667,7 +681,7 @@ class _Matrix:
 
     def _deps(self, node):
         """The nodes whose terms ``build(node)`` asks for."""
-        if node in self.named or node in self.raw or isinstance(node, (Tensor, Constant, Delta, Zeros)):
+        if node in self.named or node in self.raw or isinstance(node, (Tensor, Constant, Delta, Zeros, Size)):
             return ()
         if node.ndim > 2:
             return ()
@@ -749,6 +763,8 @@ class _Matrix:
             return _T("eye", (node.n,), "m")
         if isinstance(node, Zeros):
             return _T("zero", (), form)
+        if isinstance(node, Size):
+            return _atom(node.text, "s")
         if isinstance(node, Constant):
             if node.value.ndim == 0 and node.name is None:
                 return _T("num", (node.value.item(),), "s")

@@ -52,6 +52,7 @@ class _Printer:
         self.steps = schedule(roots)
         self.uses = Counter(d for _, _, deps in self.steps for d in deps) + Counter(roots)
         self.pieces, self.lines, self.constants = {}, [], 0
+        self.implicit = {}  # broadcast views as numpy's implicit broadcasting writes them
 
     def leaf(self, node):
         if isinstance(node, Tensor):
@@ -87,6 +88,8 @@ class _Printer:
             return f"{node.primitive.name}({args}{params})", ATOM
         if isinstance(node, Add):
             parts = [_number(node.offset)] if node.offset else []
+            if any(child not in self.implicit for _, child in node.terms):  # numpy broadcasts the views
+                arg = lambda n: self.implicit.get(n) or self.pieces[n]  # noqa: E731
             for coef, child in node.terms:
                 real = isinstance(coef, (int, float))  # a complex coefficient is written whole
                 text, _ = _scaled(abs(coef) if real else coef, arg(child))
@@ -99,14 +102,25 @@ class _Printer:
         if not net.factors:
             return _scaled(net.scale, (f"ones({_shape(node.shape)})", ATOM))
         subscripts, present = net.subscripts()
-        letters = net.letters()
-        operands = [arg(f)[0] for f, _ in net.factors]
-        broadcast = [lab for lab in net.out if lab not in present]
-        if broadcast:  # an output index no operand carries: broadcast with a ones vector
-            lhs = subscripts.split("->")[0] + "".join("," + letters[lab] for lab in broadcast)
-            subscripts = lhs + "->" + "".join(letters[lab] for lab in net.out)
-            operands += [f"ones({net.sizes[lab]})" for lab in broadcast]
-        return _scaled(net.scale, (f'einsum("{subscripts}", {", ".join(operands)})', ATOM))
+        inner = self._einsum(net, subscripts, present, [arg(f) for f, _ in net.factors])
+        if len(present) == len(net.out):
+            return _scaled(net.scale, inner)
+        # an output index no operand carries: a broadcast view, written as numpy writes one
+        if all(net.sizes[lab] == 1 for lab in net.out if lab not in present):  # keepdims: exact
+            return _scaled(net.scale, _expand(inner, net.out, present, exact=True))
+        view = _expand(inner, net.out, present)
+        self.implicit[node] = _scaled(net.scale, view)
+        full = ", ".join(str(d) for d in node.shape) + ("," if node.ndim == 1 else "")
+        return _scaled(net.scale, (f"broadcast_to({view[0]}, ({full}))", ATOM))
+
+    @staticmethod
+    def _einsum(net, subscripts, present, operands):
+        """The einsum over the carried indices (an operand itself when it is the identity)."""
+        if len(net.factors) == 1:
+            labs = net.factors[0][1]
+            if labs == present and len(set(labs)) == len(labs):
+                return operands[0]
+        return f'einsum("{subscripts}", {", ".join(text for text, _ in operands)})', ATOM
 
     def text(self):
         names = 0
@@ -127,6 +141,19 @@ class _Printer:
         return "\n".join(self.lines + outs)
 
 
+def _expand(piece, out, present, exact=False):
+    """``piece`` (over the ``present`` labels) indexed with None where ``out`` has a free label;
+    leading free labels are left to numpy's broadcasting unless ``exact``; trailing ``:`` are dropped."""
+    keys = ["None" if lab not in present else ":" for lab in out]
+    while keys and keys[0] == "None" and not exact:
+        keys.pop(0)
+    while keys and keys[-1] == ":":
+        keys.pop()
+    if not keys:
+        return piece
+    return f"{_wrap(piece, ATOM)}[{', '.join(keys)}]", ATOM
+
+
 def to_text(roots):
     """The program text of one or more expressions."""
     return _Printer(list(roots)).text()
@@ -145,6 +172,8 @@ def short_name(node):
         return node.primitive.name
     if isinstance(node, Delta):
         return "δ"
+    if isinstance(node, Size):
+        return node.text
     if isinstance(node, Constant):
         if node.name is not None:
             return node.name
