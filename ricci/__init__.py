@@ -25,6 +25,7 @@ from .errors import (
     ShapeError,
     SubscriptError,
     UnknownInputError,
+    UnsupportedFunctionError,
     WrtError,
 )
 from .engine import Function, compile
@@ -41,6 +42,7 @@ from .indexing import concatenate, reshape, stack
 from .reductions import max, min  # noqa: A004 (numpy's names)
 from .primitives import abs, cos, exp, log, power, relu, sigmoid, sign, sin, sqrt, step, tanh
 from .special import erf, erfc, expm1, log1p, log_sigmoid, logaddexp, softplus
+from .select import clip, equal, greater, greater_equal, less, less_equal, maximum, minimum, not_equal, where
 
 __version__ = "0.1.0"
 
@@ -60,4 +62,6 @@ __all__ = [
     "InputError", "MissingInputError", "UnknownInputError", "InputShapeError",
     "NotScalarError", "WrtError", "MemoryBudgetError", "ArgumentError", "DtypeError",
     "SingularMatrixError", "SublistError",
+    "less", "less_equal", "greater", "greater_equal", "equal", "not_equal",
+    "where", "maximum", "minimum", "clip", "UnsupportedFunctionError",
 ]

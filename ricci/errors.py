@@ -87,3 +87,12 @@ class IndexingError(RicciError, IndexError):
 
     An ``IndexError``, so ``list(expr)`` (Python's sequence protocol) stops at the end of axis 0.
     """
+
+
+class UnsupportedFunctionError(RicciError, TypeError):
+    """A numpy function, ufunc, ufunc method or keyword argument that ricci does not map.
+
+    Raised when ``numpy.<name>`` is called on a ricci expression (through
+    ``__array_ufunc__``/``__array_function__``, see :mod:`ricci.numpy_api`); the message
+    names the numpy function and what to use instead when something close exists.
+    """

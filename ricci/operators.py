@@ -197,7 +197,10 @@ class NumpyOperators:
     __hash__ = object.__hash__
 
     # -- numpy's protocols --------------------------------------------------
-    __array_ufunc__ = None  # numpy defers to our operators: array * expr -> Expr (ricci.numpy_api will map ufuncs)
+    def __array_ufunc__(self, ufunc, method, *inputs, **kwargs):  # array * expr, np.tanh(expr) -> Expr
+        from .numpy_api import array_ufunc
+
+        return array_ufunc(self, ufunc, method, *inputs, **kwargs)
 
     def __array_function__(self, func, types, args, kwargs):
         from .numpy_api import array_function
