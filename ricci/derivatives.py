@@ -243,7 +243,8 @@ def vjp(y, wrt, cotangent):
         _check_wrt(w)
     cotangent = as_expr(cotangent, "cotangent")
     if cotangent.shape != y.shape:
-        raise ShapeError(f"the cotangent has shape {cotangent.shape} but the output has shape {y.shape}")
+        named = any(type(d) is str for d in y.shape) and " (a named dimension: pass a ricci.Tensor cotangent with the same names)"
+        raise ShapeError(f"the cotangent has shape {cotangent.shape} but the output has shape {y.shape}{named or ''}")
     result = backprop(y, cotangent, 0, wrts)
     out = _register([result[w] for w in wrts], wrts)
     return out if many else out[0]
