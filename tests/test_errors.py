@@ -508,3 +508,57 @@ def test_huge_jacobian_refused_in_call_form():
     with pytest.raises(ricci.MemoryBudgetError):
         J(**{xn: np.zeros((1000, 2000))})
     assert time.perf_counter() - t0 < 5.0
+
+
+# ---------------------------------------------------------------------------
+# issue 9's functions: each refuses bad input with a ricci error that says what is wrong
+# ---------------------------------------------------------------------------
+def _bad_inputs():
+    x, _ = T((4, 3))
+    v, _ = T((5,))
+    b, _ = T(("batch", 3))
+    c, _ = T(("other", 3))
+    return [
+        ("add without broadcast", lambda: x + v, ricci.ShapeError, r"\(4, 3\).*\(5,\)"),
+        ("broadcast_to smaller", lambda: ricci.broadcast_to(x, (3,)), ricci.ShapeError, "broadcast"),
+        ("broadcast_shapes", lambda: ricci.broadcast_shapes((2, 3), (4,)), ricci.ShapeError, "broadcast"),
+        ("named dims differ", lambda: b + c, ricci.ShapeError, "batch|other"),
+        ("mean axis", lambda: ricci.mean(x, axis=2), ricci.RicciError, "axis"),
+        ("max axis", lambda: ricci.max(x, axis=(0, 0)), ricci.RicciError, "axis"),
+        ("min of nothing", lambda: ricci.min(ricci.Tensor(fresh_name("E"), (0,))), ricci.RicciError, "empty|zero-size"),
+        ("reshape size", lambda: ricci.reshape(x, (5,)), ricci.ShapeError, "12|reshape"),
+        ("index out of range", lambda: x[4], IndexError, "4"),
+        ("bool mask index", lambda: x[np.ones((4, 3), bool)], ricci.RicciError, "where|mask"),
+        ("concatenate shapes", lambda: ricci.concatenate([x, v]), ricci.ShapeError, "concatenate|dimension"),
+        ("stack shapes", lambda: ricci.stack([x, x.T]), ricci.ShapeError, "stack|shape"),
+        ("swapaxes axis", lambda: ricci.swapaxes(x, 0, 5), ricci.RicciError, "axis"),
+        ("squeeze non-1", lambda: ricci.squeeze(x, 0), ricci.RicciError, "size|squeeze"),
+        ("expand_dims axis", lambda: ricci.expand_dims(x, 9), ricci.RicciError, "axis"),
+        ("moveaxis axis", lambda: ricci.moveaxis(x, 3, 0), ricci.RicciError, "out of range"),
+        ("where shapes", lambda: ricci.where(np.ones((2, 2), bool), x, 0.0), ricci.ShapeError, "broadcast|shape"),
+        ("where cond type", lambda: ricci.where("yes", x, 0.0), ricci.RicciError, "condition|cond"),
+        ("maximum shapes", lambda: ricci.maximum(x, v), ricci.ShapeError, "broadcast|shape"),
+        ("clip no bounds", lambda: ricci.clip(x, None, None), ricci.RicciError, "None|bound"),
+        ("less shapes", lambda: x < v, ricci.ShapeError, "broadcast|shape"),
+        ("negative base power", lambda: (-2.0) ** x, ricci.OperandTypeError, "positive|base"),
+        ("unsupported ufunc", lambda: np.arctan(x), ricci.UnsupportedFunctionError, "arctan"),
+        ("unsupported function", lambda: np.linalg.eigh(x), ricci.UnsupportedFunctionError, "eigh"),
+        ("ufunc out=", lambda: np.tanh(x, out=np.empty((4, 3))), ricci.UnsupportedFunctionError, "out"),
+        ("softplus of text", lambda: ricci.softplus("x"), ricci.RicciError, "softplus|str"),
+        ("logaddexp shapes", lambda: ricci.logaddexp(x, v), ricci.ShapeError, "broadcast|shape"),
+        ("bce shapes", lambda: ricci.binary_cross_entropy(x, np.ones(5)), ricci.ShapeError, "broadcast|shape"),
+        ("Constant name", lambda: ricci.Constant(np.ones(2), name=3), ricci.RicciError, "name"),
+        ("Tensor dim", lambda: ricci.Tensor(fresh_name("E"), ("batch size", 3)), ricci.RicciError, "batch size|identifier|dimension"),
+        ("sizes unknown", lambda: ricci.evaluate(ricci.sum(b), {b.name: np.ones((2, 3))}, sizes={"nope": 2}),
+         ricci.RicciError, "nope"),
+        ("sizes conflict", lambda: ricci.evaluate(ricci.sum(b), {b.name: np.ones((2, 3))}, sizes={"batch": 5}),
+         ricci.InputShapeError, "batch"),
+    ]
+
+
+@pytest.mark.parametrize("case", _bad_inputs(), ids=lambda c: c[0])
+def test_issue9_functions_refuse_bad_input(case):
+    _, call, kind, message = case
+    with pytest.raises(kind, match=message) as info:
+        call()
+    assert isinstance(info.value, ricci.RicciError), f"{type(info.value).__name__} is not a ricci error"
