@@ -42,6 +42,7 @@ from .indexing import concatenate, reshape, stack
 from .reductions import max, min  # noqa: A004 (numpy's names)
 from .primitives import abs, cos, exp, log, power, relu, sigmoid, sign, sin, sqrt, step, tanh
 from .special import erf, erfc, expm1, log1p, log_sigmoid, logaddexp, softplus
+from .source import to_source
 from .select import clip, equal, greater, greater_equal, less, less_equal, maximum, minimum, not_equal, where
 
 __version__ = "0.1.0"
@@ -64,4 +65,5 @@ __all__ = [
     "SingularMatrixError", "SublistError",
     "less", "less_equal", "greater", "greater_equal", "equal", "not_equal",
     "where", "maximum", "minimum", "clip", "UnsupportedFunctionError",
+    "to_source",
 ]
