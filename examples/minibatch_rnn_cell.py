@@ -22,8 +22,18 @@ cell against full central finite differences at a small size.
 Run: python examples/minibatch_rnn_cell.py
 """
 import numpy as np
+from _check import (
+    check,
+    check_true,
+    fd_grad,
+    fd_jvp,
+    finish,
+    nbytes,
+    random_inputs,
+    section,
+    show,
+)
 
-from _check import check, check_true, fd_grad, fd_jvp, finish, nbytes, random_inputs, section, show
 import ricci
 
 
@@ -31,8 +41,7 @@ def rnn_cell(n_c, n_x, m):
     """J = Σ c_t ⊙ dJ_dc: a cost whose gradient wrt c_t is the tensor dJ_dc arriving from above."""
     W_c, W_x, b = ricci.Tensor("W_c", (n_c, n_c)), ricci.Tensor("W_x", (n_c, n_x)), ricci.Tensor("b", (n_c,))
     c_prev, x_t, dJ_dc = ricci.Tensor("c_prev", (n_c, m)), ricci.Tensor("x_t", (n_x, m)), ricci.Tensor("dJ_dc", (n_c, m))
-    u = (ricci.einsum("ij,jb->ib", W_c, c_prev) + ricci.einsum("ij,jb->ib", W_x, x_t)
-         + ricci.einsum("i,b->ib", b, np.ones(m)))
+    u = W_c @ c_prev + W_x @ x_t + b[:, None]  # the bias broadcasts over the batch, as in numpy
     c = ricci.tanh(u)
     J = ricci.einsum("ib,ib->", c, dJ_dc)
     return J, c, {"W_x": W_x, "W_c": W_c, "b": b, "c_prev": c_prev, "x_t": x_t, "dJ_dc": dJ_dc}

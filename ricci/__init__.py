@@ -10,6 +10,7 @@ from .derivatives import backprop, forward, grad, hessian, hvp, jacobian, jvp, v
 from .einsum import einsum, sum
 from .errors import (
     ArgumentError,
+    BackendError,
     DtypeError,
     IndexingError,
     SingularMatrixError,
@@ -62,7 +63,7 @@ __all__ = [
     "RicciError", "SubscriptError", "OperandError", "OperandTypeError", "ShapeError",
     "InputError", "MissingInputError", "UnknownInputError", "InputShapeError",
     "NotScalarError", "WrtError", "MemoryBudgetError", "ArgumentError", "DtypeError",
-    "SingularMatrixError", "SublistError",
+    "SingularMatrixError", "SublistError", "BackendError",
     "less", "less_equal", "greater", "greater_equal", "equal", "not_equal",
     "where", "maximum", "minimum", "clip", "UnsupportedFunctionError",
     "to_source",

@@ -21,7 +21,7 @@ def rnn_cell(nc, nx, m):
     """The loss L = Σ tanh(W_c c_prev + W_x x + b 1ᵀ) ⊙ G and its variables."""
     Wc, Wx, b = ricci.Tensor("W_c", (nc, nc)), ricci.Tensor("W_x", (nc, nx)), ricci.Tensor("b", (nc,))
     c_prev, x, G = ricci.Tensor("c_prev", (nc, m)), ricci.Tensor("x", (nx, m)), ricci.Tensor("G", (nc, m))
-    u = ricci.einsum("ij,jb->ib", Wc, c_prev) + ricci.einsum("ij,jb->ib", Wx, x) + ricci.einsum("i,b->ib", b, np.ones(m))
+    u = Wc @ c_prev + Wx @ x + b[:, None]  # the bias broadcasts over the batch (a shared index)
     L = ricci.einsum("ib,ib->", ricci.tanh(u), G)
     return L, Wx, [Wc, Wx, b, c_prev, x, G]
 

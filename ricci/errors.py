@@ -96,3 +96,11 @@ class UnsupportedFunctionError(RicciError, TypeError):
     ``__array_ufunc__``/``__array_function__``, see :mod:`ricci.numpy_api`); the message
     names the numpy function and what to use instead when something close exists.
     """
+
+
+class BackendError(RicciError, TypeError):
+    """An operation the backend of the input arrays (torch, jax, cupy, dask) cannot run.
+
+    The message names the operation and the backend; evaluating with numpy arrays (or
+    ``backend="numpy"``) runs it.
+    """

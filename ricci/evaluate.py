@@ -21,9 +21,9 @@ import numpy as np
 from .engine.budget import format_bytes as _format_bytes
 from .engine.budget import get_budget, set_budget
 from .engine.compiled import Function, as_roots
-from .expr import Expr
 from .engine.paths import check_optimize
 from .errors import InputError, InputShapeError
+from .expr import Expr
 from .structured import Structured, factor
 
 _functions = OrderedDict()
@@ -62,7 +62,7 @@ def function(roots, optimize):
 
 
 def evaluate(exprs, inputs=None, *, optimize="auto", memory_budget=None, structured=False, sizes=None,
-             **named_inputs):
+             backend=None, **named_inputs):
     """Evaluate one expression or a list of them; shared subexpressions are computed once.
 
     With ``structured=True``, a result whose network holds deltas between its
@@ -70,13 +70,19 @@ def evaluate(exprs, inputs=None, *, optimize="auto", memory_budget=None, structu
     dimensions (:mod:`ricci.symbolic`) are bound from the inputs' shapes;
     ``sizes={"batch": 7}`` gives sizes explicitly (for names no input has).
 
+    The program runs on the library of the input arrays — numpy, torch (CPU or CUDA),
+    jax, cupy or dask (see :mod:`ricci.backends`) — and returns that library's arrays,
+    on the inputs' device; numpy inputs and constants are converted to it.
+    ``backend="torch"`` (or ``"jax"``, ...) chooses the library whatever the inputs are.
+
     >>> import numpy as np, ricci
     >>> W = ricci.Tensor("W", (2, 2))
     >>> g1, g2 = ricci.grad(ricci.einsum("ij,ij->", W, W), [W, W])
     >>> [a.tolist() for a in ricci.evaluate([g1, g2], W=np.eye(2))]
     [[[2.0, 0.0], [0.0, 2.0]], [[2.0, 0.0], [0.0, 2.0]]]
     """
-    if not structured and optimize == "auto" and not named_inputs and type(inputs) is dict and sizes is None:
+    if not structured and optimize == "auto" and not named_inputs and type(inputs) is dict and sizes is None \
+            and backend is None:
         f = _single.get(exprs) if isinstance(exprs, Expr) else None
         if f is not None:  # the common repeated call: one expression, its compiled function known
             return f(inputs, memory_budget=memory_budget)[0]
@@ -90,7 +96,9 @@ def evaluate(exprs, inputs=None, *, optimize="auto", memory_budget=None, structu
     factors = [factor(r) if structured else None for r in roots]
     cores = tuple(r if f is None else f[0] for r, f in zip(roots, factors))
     f = function(cores, optimize)
-    values = f(given, memory_budget=memory_budget, sizes=None if structured else sizes)
+    if structured and backend not in (None, "numpy"):
+        raise InputError("structured=True returns numpy factors; it cannot be combined with backend=")
+    values = f(given, memory_budget=memory_budget, sizes=None if structured else sizes, backend=backend)
     if single and not structured and optimize == "auto":
         if len(_single) > 256:
             _single.clear()

@@ -45,12 +45,13 @@ import operator
 
 import numpy as np
 
+from .backends import array_namespace, numpy_dtype
 from .errors import ArgumentError, IndexingError, OperandTypeError, ShapeError
 from .expr import Apply, Constant, Expr, Zeros, apply, as_expr, contract
 from .primitives import Primitive, register
 from .shaping import _axis
 
-__all__ = ["getitem", "reshape", "concatenate", "stack", "length", "iterate"]
+__all__ = ["concatenate", "getitem", "iterate", "length", "reshape", "stack"]
 
 
 # -- plain-data params: tuples (a literal in compiled programs), printed short ---------------
@@ -126,7 +127,7 @@ class _ShapeParams(Primitive):
 
 def _result_dtype(*arrays):
     """The engine's dtype rule for a primitive: numpy's promotion, integers made float64."""
-    dtype = np.result_type(*arrays)
+    dtype = np.result_type(*[numpy_dtype(a) if hasattr(a, "dtype") else a for a in arrays])
     return dtype if dtype.kind in "fc" else np.dtype(np.float64)
 
 
@@ -150,6 +151,55 @@ def _index_arrays(flat):
     return arrays
 
 
+def _backend_slice(xp, x, spec):
+    """``x[..., slices]`` for libraries without negative steps (torch): positive steps, then flips."""
+    lead = x.ndim - len(spec)
+    index, flips = [Ellipsis], []
+    for axis, (start, step, count) in enumerate(spec):
+        if step < 0 and count > 0:
+            index.append(slice(start + (count - 1) * step, start + 1, -step))
+            flips.append(lead + axis)
+        else:
+            index.append(_python_slice(start, step, count))
+    view = x[tuple(index)]
+    return xp.flip(view, axis=tuple(flips)) if flips else view
+
+
+def _backend_embed(xp, g, full, spec, dtype):
+    """Zeros of ``full`` with ``g`` at a slice, out of place: each axis spread by its step, then padded."""
+    lead = g.ndim - len(spec)
+    out = xp.astype(g, dtype)
+    for axis, (start, step, count) in enumerate(spec):
+        a = lead + axis
+        if count == 0:
+            shape = list(out.shape)
+            shape[a] = full[axis]
+            return xp.zeros(tuple(shape), dtype=dtype)
+        if step < 0:  # the elements land at start, start+step, ...: reverse them to increasing order
+            out, start, step = xp.flip(out, axis=(a,)), start + (count - 1) * step, -step
+        if step > 1:  # interleave step-1 zeros after each element, keep count·step-(step-1) of them
+            shape = list(out.shape)
+            spread = xp.zeros(tuple(shape[:a + 1]) + (step - 1,) + tuple(shape[a + 1:]), dtype=dtype)
+            out = xp.concatenate([xp.expand_dims(out, a + 1), spread], axis=a + 1)
+            shape[a] = count * step
+            out = out.reshape(tuple(shape))
+            index = [slice(None)] * out.ndim
+            index[a] = slice(0, (count - 1) * step + 1)
+            out = out[tuple(index)]
+        before, after = start, full[axis] - start - out.shape[a]
+        out = xp.concatenate([p for p in (_zeros_like_axis(xp, out, a, before, dtype), out,
+                                          _zeros_like_axis(xp, out, a, after, dtype)) if p is not None], axis=a)
+    return out
+
+
+def _zeros_like_axis(xp, x, axis, n, dtype):
+    if n <= 0:
+        return None
+    shape = list(x.shape)
+    shape[axis] = n
+    return xp.zeros(tuple(shape), dtype=dtype)
+
+
 # -- primitives ------------------------------------------------------------------------------
 class Slice(_ShapeParams):
     """``x[s₁, s₂, ...]`` on the trailing axes; params ``(spec,)``, spec per axis ``(start, step, count)``."""
@@ -163,6 +213,9 @@ class Slice(_ShapeParams):
 
     def evaluate(self, values, params):
         x = values[0]
+        xp = array_namespace(x)
+        if xp is not np:
+            return xp.astype(_backend_slice(xp, x, params[0]), _result_dtype(x))
         view = x[(Ellipsis,) + tuple(_python_slice(*s) for s in params[0])]
         return np.array(view, dtype=_result_dtype(x))  # a copy: the program may write its values in place
 
@@ -188,6 +241,9 @@ class Embed(_ShapeParams):
 
     def evaluate(self, values, params):
         g, (full, spec) = values[0], params
+        xp = array_namespace(g)
+        if xp is not np:  # zeros padded around g, then the steps: no item assignment needed
+            return _backend_embed(xp, g, full, spec, _result_dtype(g))
         out = np.zeros(g.shape[:g.ndim - len(spec)] + tuple(full), dtype=_result_dtype(g))
         out[(Ellipsis,) + tuple(_python_slice(*s) for s in spec)] = g
         return out
@@ -220,7 +276,12 @@ class Gather(_ShapeParams):
     def evaluate(self, values, params):
         x, (block, index_shape, after, flat) = values[0], params
         lead, tail = _gather_parts(x.shape, block, index_shape, after, block)
-        merged = x.reshape(x.shape[:lead] + (_prod(block),) + tail)
+        merged = x.reshape(tuple(x.shape[:lead]) + (_prod(block),) + tail)
+        xp = array_namespace(x)
+        if xp is not np:
+            idx = xp.asarray(_index_arrays(flat)[0])
+            out = xp.take(merged, idx, axis=lead)
+            return xp.astype(out.reshape(tuple(x.shape[:lead]) + tuple(index_shape) + tail), _result_dtype(x))
         out = np.take(merged, _index_arrays(flat)[0].reshape(tuple(index_shape)), axis=lead)
         return out.astype(_result_dtype(x), copy=False)
 
@@ -246,6 +307,13 @@ class ScatterAdd(_ShapeParams):
         g, (block, index_shape, after, flat) = values[0], params
         lead, tail = _gather_parts(g.shape, block, index_shape, after, index_shape)
         idx, unique, order, targets, starts = _index_arrays(flat)
+        xp = array_namespace(g)
+        if xp is not np:  # the backend's scatter-add (ricci.backends.<name>.add_at)
+            dtype = _result_dtype(g)
+            source = xp.moveaxis(g.reshape(tuple(g.shape[:lead]) + (idx.size,) + tail), lead, 0)
+            out = xp.zeros((_prod(block),) + tuple(g.shape[:lead]) + tail, dtype=dtype)
+            out = xp.add_at(out, (idx,), xp.astype(source, dtype))
+            return xp.moveaxis(out, 0, lead).reshape(tuple(g.shape[:lead]) + tuple(block) + tail)
         out = np.zeros(g.shape[:lead] + (_prod(block),) + tail, dtype=_result_dtype(g))
         source = np.moveaxis(g.reshape(g.shape[:lead] + (idx.size,) + tail), lead, 0)
         target = np.moveaxis(out, lead, 0)  # a view: writes land in out
@@ -276,6 +344,9 @@ class Reshape(_ShapeParams):
 
     def evaluate(self, values, params):
         x, (old, new) = values[0], params
+        xp = array_namespace(x)
+        if xp is not np:
+            return xp.astype(x.reshape(tuple(x.shape[:x.ndim - len(old)]) + tuple(new)), _result_dtype(x))
         return np.array(x.reshape(x.shape[:x.ndim - len(old)] + tuple(new)), dtype=_result_dtype(x))
 
     def vjp(self, node, cotangent, k, needed):
@@ -295,6 +366,9 @@ class Concatenate(Primitive):
         return _concatenated_shape(arg_shapes, params[0])
 
     def evaluate(self, values, params):
+        xp = array_namespace(values[0])
+        if xp is not np:
+            return xp.astype(xp.concatenate(list(values), axis=params[0]), _result_dtype(*values))
         return np.concatenate(values, axis=params[0]).astype(_result_dtype(*values), copy=False)
 
     def vjp(self, node, cotangent, k, needed):
@@ -680,7 +754,7 @@ def _operands(arrays, fn):
     if not isinstance(arrays, (list, tuple)):
         raise OperandTypeError(f"{fn} takes a sequence of expressions or arrays, got a {type(arrays).__name__}")
     if not arrays:
-        raise ArgumentError(f"need at least one array to {fn[:-1] if fn.endswith('e') else fn}")
+        raise ArgumentError(f"need at least one array to {fn.removesuffix('e')}")
     return [as_expr(a, f"operand {i} of {fn}") for i, a in enumerate(arrays)]
 
 

@@ -21,6 +21,7 @@ array([[0.5 , 0.  ],
 """
 import numpy as np
 
+from .backends import array_namespace
 from .errors import ShapeError
 from .expr import add, apply, as_expr, contract
 from .primitives import PRIMITIVES, Primitive, outer_labels, register
@@ -40,7 +41,7 @@ class Inverse(Primitive):
         return _square(arg_shapes, "inv")
 
     def evaluate(self, values, params):
-        return np.linalg.inv(values[0])
+        return array_namespace(values[0]).linalg.inv(values[0])
 
     def vjp(self, node, cotangent, k, needed):  # -Yᵀ G Yᵀ
         o = outer_labels(k)
@@ -58,7 +59,8 @@ class Determinant(Primitive):
         return ()
 
     def evaluate(self, values, params):
-        return np.asarray(np.linalg.det(values[0]))
+        xp = array_namespace(values[0])
+        return np.asarray(np.linalg.det(values[0])) if xp is np else xp.linalg.det(values[0])
 
     def vjp(self, node, cotangent, k, needed):  # G det(X) X⁻ᵀ
         o, inverse = outer_labels(k), inv(node.children[0])
@@ -77,8 +79,9 @@ class LogDeterminant(Primitive):
         return ()
 
     def evaluate(self, values, params):
-        sign, logabs = np.linalg.slogdet(values[0])
-        return np.asarray(np.where(sign > 0, logabs, np.nan))
+        xp = array_namespace(values[0])
+        sign, logabs = xp.linalg.slogdet(values[0])
+        return np.asarray(np.where(sign > 0, logabs, np.nan)) if xp is np else xp.where(sign > 0, logabs, np.nan)
 
     def vjp(self, node, cotangent, k, needed):  # G X⁻ᵀ
         o, inverse = outer_labels(k), inv(node.children[0])
@@ -107,9 +110,10 @@ class Solve(Primitive):
     def evaluate(self, values, params):
         a, b = values
         axis, transposed = params
-        rhs = np.moveaxis(b, axis, 0)
+        xp = array_namespace(b)
+        rhs = xp.moveaxis(b, axis, 0)
         flat = rhs.reshape(rhs.shape[0], -1)
-        return np.linalg.solve(a.T if transposed else a, flat).reshape(rhs.shape)
+        return xp.linalg.solve(a.T if transposed else a, flat).reshape(rhs.shape)
 
     @staticmethod
     def _labels(node):

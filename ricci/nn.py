@@ -20,6 +20,7 @@ array([[ 0.   ,  0.   ,  0.   ],
 """
 import numpy as np
 
+from .backends import array_namespace
 from .errors import ShapeError
 from .expr import apply, as_expr, contract
 from .primitives import PRIMITIVES, Primitive, outer_labels, register
@@ -45,8 +46,9 @@ class Softmax(Primitive):
 
     def evaluate(self, values, params):
         (x,), (axis,) = values, params
-        shifted = np.exp(x - np.max(x, axis=axis, keepdims=True))
-        return shifted / np.sum(shifted, axis=axis, keepdims=True)
+        xp = array_namespace(x)
+        shifted = xp.exp(x - xp.max(x, axis=axis, keepdims=True))
+        return shifted / xp.sum(shifted, axis=axis, keepdims=True)
 
     def vjp(self, node, cotangent, k, needed):
         o, (own, renamed) = outer_labels(k), _labels(node.ndim, node.params[0])
@@ -68,9 +70,10 @@ class LogSumExp(Primitive):
 
     def evaluate(self, values, params):
         (x,), (axis,) = values, params
-        top = np.max(x, axis=axis, keepdims=True)
-        top = np.where(np.isfinite(top), top, 0)
-        return np.squeeze(np.log(np.sum(np.exp(x - top), axis=axis, keepdims=True)) + top, axis=axis)
+        xp = array_namespace(x)
+        top = xp.max(x, axis=axis, keepdims=True)
+        top = xp.where(xp.isfinite(top), top, 0)
+        return xp.squeeze(xp.log(xp.sum(xp.exp(x - top), axis=axis, keepdims=True)) + top, axis=axis)
 
     def vjp(self, node, cotangent, k, needed):
         x, axis = node.children[0], node.params[0]

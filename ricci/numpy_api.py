@@ -58,6 +58,7 @@ from . import (
     shaping,
     special,
 )
+from .backends import array_namespace
 from .einsum import einsum as _ricci_einsum
 from .einsum import sum as _ricci_sum
 from .errors import ShapeError, UnsupportedFunctionError
@@ -372,7 +373,9 @@ class _SlogdetPart(Primitive):
         return ()
 
     def evaluate(self, values, params):
-        return np.asarray(np.linalg.slogdet(values[0])[self.part])
+        xp = array_namespace(values[0])
+        part = xp.linalg.slogdet(values[0])[self.part]
+        return np.asarray(part) if xp is np else part
 
     def vjp(self, node, cotangent, k, needed):
         if self.part == 1:  # G X⁻ᵀ, as logdet's

@@ -16,6 +16,7 @@ array([1., 1., 1.])
 """
 import numpy as np
 
+from .backends import array_namespace, is_complex, numpy_dtype
 from .expr import Apply, Zeros, add, apply, as_expr, contract
 
 PRIMITIVES = {}
@@ -107,24 +108,30 @@ class Elementwise(Primitive):
         return apply(self, [x], tuple(params))
 
 
-# -- numpy implementations that need care -------------------------------------
+# -- implementations that need care (numpy, or the backend of x: ricci.backends) ------
 def _sigmoid(x):
     """1/(1+e⁻ˣ) with relative accuracy in both tails and no overflow: e^{-|x|} never overflows."""
-    if np.iscomplexobj(x):
-        return 0.5 * (np.tanh(0.5 * x) + 1.0)  # holomorphic form for complex arguments
-    e = np.exp(-np.abs(x))
-    return np.where(x >= 0, 1.0, e) / (1.0 + e)
+    xp = array_namespace(x)
+    if is_complex(x):
+        return 0.5 * (xp.tanh(0.5 * x) + 1.0)  # holomorphic form for complex arguments
+    e = xp.exp(-xp.abs(x))
+    return xp.where(x >= 0, 1.0, e) / (1.0 + e)
 
 
 def _relu(x):
-    return np.maximum(x, 0)
+    xp = array_namespace(x)
+    return np.maximum(x, 0) if xp is np else xp.clip(x, 0, None)
 
 
 def _step(x):
-    return (x > 0).astype(np.result_type(x, np.float32))
+    xp = array_namespace(x)
+    dtype = np.result_type(numpy_dtype(x), np.float32)
+    return (x > 0).astype(dtype) if xp is np else xp.astype(x > 0, dtype)
 
 
 def _power(x, p):
+    if p < 0 and numpy_dtype(x).kind in "iub":  # numpy refuses integers to negative integer powers
+        x = x.astype(np.float64) if type(x) is np.ndarray else array_namespace(x).astype(x, np.float64)
     return x**p  # ndarray.__pow__ takes numpy's fast paths for 2, 0.5, -1
 
 
@@ -168,7 +175,7 @@ def _public(name):
     return function
 
 
-tanh, exp, log, sigmoid, relu, step, sqrt, abs, sign, sin, cos = (  # noqa: A001 (numpy-style names)
+tanh, exp, log, sigmoid, relu, step, sqrt, abs, sign, sin, cos = (
     _public(n) for n in ("tanh", "exp", "log", "sigmoid", "relu", "step", "sqrt", "abs", "sign", "sin", "cos")
 )
 

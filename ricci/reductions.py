@@ -32,6 +32,7 @@ import builtins
 
 import numpy as np
 
+from .backends import array_namespace, is_complex, numpy_dtype
 from .einsum import _normalize_axes
 from .errors import DtypeError, ShapeError
 from .expr import Constant, Zeros, apply, as_expr, contract
@@ -50,7 +51,8 @@ class _Axes(tuple):
 
 
 def _result_dtype(x):
-    return x.dtype if x.dtype.kind in "fc" else np.dtype(np.float64)
+    dtype = numpy_dtype(x)
+    return dtype if dtype.kind in "fc" else np.dtype(np.float64)
 
 
 class Extremum(Primitive):
@@ -65,7 +67,9 @@ class Extremum(Primitive):
 
     def evaluate(self, values, params):
         x = values[0]
-        return np.asarray(self.reduce(x, axis=tuple(params[0])), dtype=_result_dtype(x))
+        xp = array_namespace(x)
+        value = getattr(xp, self.reduce)(x, axis=tuple(params[0]))
+        return np.asarray(value, dtype=_result_dtype(x)) if xp is np else xp.astype(value, _result_dtype(x))
 
     def mask(self, node):
         return apply(MASKS[self.name], [node.children[0]], node.params)
@@ -95,16 +99,17 @@ class FirstExtremumMask(Primitive):
 
     def evaluate(self, values, params):
         x, axes = values[0], tuple(params[0])
-        if x.dtype.kind == "c":
+        xp = array_namespace(x)
+        if is_complex(x):
             raise DtypeError(f"{self.name}: max and min of complex values have no derivative (numpy orders "
                              "complex numbers lexicographically); use real inputs")
         rest = tuple(a for a in range(x.ndim) if a not in axes)
-        moved = np.transpose(x, rest + axes)
-        flat = moved.reshape(moved.shape[:len(rest)] + (-1,))
-        first = self.arg(flat, axis=-1)
-        onehot = np.arange(flat.shape[-1]) == first[..., None]
-        mask = onehot.reshape(moved.shape).astype(_result_dtype(x))
-        return np.transpose(mask, np.argsort(rest + axes))
+        moved = xp.transpose(x, rest + axes)
+        flat = moved.reshape(tuple(moved.shape[:len(rest)]) + (-1,))
+        first = getattr(xp, self.arg)(flat, axis=-1)
+        onehot = xp.arange(flat.shape[-1]) == first[..., None]
+        mask = xp.astype(onehot.reshape(moved.shape), _result_dtype(x))
+        return xp.transpose(mask, tuple(int(i) for i in np.argsort(rest + axes)))
 
     def vjp(self, node, cotangent, k, needed):
         return iter(())  # piecewise constant: no contribution
@@ -114,11 +119,11 @@ class FirstExtremumMask(Primitive):
 
 
 MASKS = {
-    "max": register(FirstExtremumMask("argmax_mask", np.argmax)),
-    "min": register(FirstExtremumMask("argmin_mask", np.argmin)),
+    "max": register(FirstExtremumMask("argmax_mask", "argmax")),
+    "min": register(FirstExtremumMask("argmin_mask", "argmin")),
 }
-MAX = register(Extremum("max", np.max, np.argmax))
-MIN = register(Extremum("min", np.min, np.argmin))
+MAX = register(Extremum("max", "max", "argmax"))  # numpy's names, resolved on the arrays' backend
+MIN = register(Extremum("min", "min", "argmin"))
 
 
 def _extremum(primitive, word, x, axis, keepdims):
@@ -132,7 +137,7 @@ def _extremum(primitive, word, x, axis, keepdims):
     if builtins.all(x.shape[a] == 1 for a in axes):  # one element per slice (or axis=()): a relabelling
         y = contract(kept, [(x, tuple(range(x.ndim)))])
     elif isinstance(x, Constant):
-        y = Constant(primitive.reduce(x.value, axis=axes))
+        y = Constant(getattr(np, primitive.reduce)(x.value, axis=axes))
     else:
         y = apply(primitive, [x], (_Axes(axes),))
     if keepdims:
@@ -141,7 +146,7 @@ def _extremum(primitive, word, x, axis, keepdims):
     return y
 
 
-def max(x, axis=None, keepdims=False):  # noqa: A001 (numpy's name)
+def max(x, axis=None, keepdims=False):
     """The maximum over ``axis`` (None: all axes; an int; a tuple), as ``numpy.max``.
 
     ``keepdims=True`` keeps the reduced axes with size 1. The derivative sends all of the
@@ -161,7 +166,7 @@ def max(x, axis=None, keepdims=False):  # noqa: A001 (numpy's name)
     return _extremum(MAX, "maximum", x, axis, keepdims)
 
 
-def min(x, axis=None, keepdims=False):  # noqa: A001 (numpy's name)
+def min(x, axis=None, keepdims=False):
     """The minimum over ``axis`` (None: all axes; an int; a tuple), as ``numpy.min``; the
     derivative goes to the first minimal element (see :func:`max`).
 

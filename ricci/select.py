@@ -40,6 +40,7 @@ import math
 
 import numpy as np
 
+from .backends import array_namespace, numpy_dtype
 from .broadcasting import broadcast_shapes, broadcast_to
 from .errors import ArgumentError, DtypeError, OperandTypeError, ShapeError
 from .expr import Apply, Constant, Expr, Zeros, add, apply, as_expr, contract
@@ -78,8 +79,18 @@ def _param(value):
 
 def _float_dtype(values):
     """The dtype the compiled engine gives a primitive of these arguments (float64 for integers)."""
-    dtype = np.result_type(*[np.asarray(v).dtype for v in values])
+    dtype = np.result_type(*[numpy_dtype(v) if hasattr(v, "dtype") else np.asarray(v).dtype for v in values])
     return dtype if dtype.kind in "fc" else np.dtype(np.float64)
+
+
+def _apply(ufunc, a, b, dtype):
+    """``ufunc(a, b)`` as ``dtype`` on the arrays' backend (numpy's ufunc itself for numpy)."""
+    xp = array_namespace(a)
+    if xp is np:
+        return ufunc(a, b).astype(dtype, copy=False)
+    if not hasattr(b, "shape"):
+        b = xp.asarray(b, dtype=dtype)  # a Python number: the arrays' dtype (torch would make it float32)
+    return xp.astype(getattr(xp, ufunc.__name__)(a, b), dtype)
 
 
 def _same_shape(name, arg_shapes):
@@ -134,7 +145,7 @@ class Comparison(Primitive):
             raise DtypeError(f"{self.name} ({self.symbol}) of complex values: complex numbers have no order")
         other = values[1] if len(values) == 2 else params[0]
         with np.errstate(invalid="ignore"):
-            return self.ufunc(values[0], other).astype(dtype)
+            return _apply(self.ufunc, values[0], other, dtype)
 
     def vjp(self, node, cotangent, k, needed):
         return iter(())  # piecewise constant: no contribution
@@ -259,6 +270,9 @@ class Where(Primitive):
 
     def evaluate(self, values, params):
         branches = list(values[1:]) + list(params)
+        xp = array_namespace(values[0])
+        if xp is not np:
+            return xp.astype(xp.where(values[0] != 0, branches[0], branches[1]), _float_dtype(values))
         return np.where(values[0] != 0, branches[0], branches[1]).astype(_float_dtype(values), copy=False)
 
     def vjp(self, node, cotangent, k, needed):
@@ -409,7 +423,7 @@ class Extremum(Primitive):
         if dtype.kind == "c":
             raise DtypeError(f"{self.name} of complex values: complex numbers have no order")
         other = values[1] if len(values) == 2 else params[0]
-        return self.ufunc(values[0], other).astype(dtype, copy=False)
+        return _apply(self.ufunc, values[0], other, dtype)
 
     def _weights(self, node):
         a = node.children[0]

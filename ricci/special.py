@@ -44,9 +44,18 @@ import math
 
 import numpy as np
 
+from .backends import array_namespace, numpy_dtype
 from .errors import DtypeError, ShapeError
 from .expr import add, apply, as_expr, contract
-from .primitives import PRIMITIVES, Elementwise, Primitive, exp, outer_labels, register, sigmoid
+from .primitives import (
+    PRIMITIVES,
+    Elementwise,
+    Primitive,
+    exp,
+    outer_labels,
+    register,
+    sigmoid,
+)
 
 _TWO_OVER_SQRT_PI = 2.0 / math.sqrt(math.pi)
 
@@ -58,11 +67,14 @@ except ImportError:  # pragma: no cover - depends on the environment
 
 # -- numpy implementations ----------------------------------------------------
 def _softplus(x):
-    return np.logaddexp(0, x)  # log(1 + eˣ) without overflow, accurate for x ≪ 0
+    xp = array_namespace(x)
+    if xp is np:
+        return np.logaddexp(0, x)  # log(1 + eˣ) without overflow, accurate for x ≪ 0
+    return xp.clip(x, 0, None) + xp.log1p(xp.exp(-xp.abs(x)))  # the same, for any backend
 
 
 def _log_sigmoid(x):
-    return -np.logaddexp(0, -x)
+    return -_softplus(-x)
 
 
 def _elementwise_math(function, name):
@@ -97,21 +109,34 @@ def _fast_or_math(name):
     return _elementwise_math(getattr(math, name), name)
 
 
-_erf = _fast_or_math("erf")
-_erfc = _fast_or_math("erfc")
+_erf_numpy = _fast_or_math("erf")
+_erfc_numpy = _fast_or_math("erfc")
+
+
+def _erf(x):
+    xp = array_namespace(x)
+    return _erf_numpy(x) if xp is np else xp.erf(x)  # torch/jax/cupy's own erf; dask: chunk by chunk
+
+
+def _erfc(x):
+    xp = array_namespace(x)
+    return _erfc_numpy(x) if xp is np else xp.erfc(x)
 
 
 def _poly_gaussian(x, a, *coefficients):
     """P(x)·exp(−a x²) with P = Σ c_k x^k, as 0 where exp(−a x²) underflows (no inf·0 = nan)."""
-    x = np.asarray(x)
-    dtype = np.result_type(x.dtype, np.float16)  # keep float32 float32; integers become float64
+    xp = array_namespace(x)
+    if xp is np:
+        x = np.asarray(x)
+    dtype = np.result_type(numpy_dtype(x), np.float16)  # keep float32 float32; integers become float64
+    astype = (lambda v: v.astype(dtype)) if xp is np else (lambda v: xp.astype(v, dtype))
     with np.errstate(over="ignore", invalid="ignore"):
         inside = a * x * x < 1400.0  # beyond, exp(−a x²) < e⁻¹⁴⁰⁰: 0 in float64 times any small polynomial
-    xs = np.where(inside, x, 0).astype(dtype)
-    p = np.zeros_like(xs) + coefficients[-1]
+    xs = astype(xp.where(inside, x, 0))
+    p = xs * 0 + coefficients[-1]
     for c in reversed(coefficients[:-1]):
         p = p * xs + c
-    return np.where(inside, p * np.exp(-a * xs * xs), 0).astype(dtype)
+    return astype(xp.where(inside, p * xp.exp(-a * xs * xs), 0))
 
 
 def _poly_gaussian_derivative(x, y, a, *c):
@@ -179,7 +204,7 @@ class LogAddExp(Primitive):
         return a
 
     def evaluate(self, values, params):
-        return np.logaddexp(values[0], values[1])
+        return array_namespace(values[0]).logaddexp(values[0], values[1])
 
     @staticmethod
     def _weights(node):

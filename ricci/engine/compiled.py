@@ -20,7 +20,15 @@ from collections import OrderedDict
 
 import numpy as np
 
-from ..errors import DtypeError, InputError, InputShapeError, MemoryBudgetError, MissingInputError, UnknownInputError
+from ..backends import BACKENDS, backend_of, device_of, namespace, numpy_dtype
+from ..errors import (
+    DtypeError,
+    InputError,
+    InputShapeError,
+    MemoryBudgetError,
+    MissingInputError,
+    UnknownInputError,
+)
 from ..expr import Expr, _merge_inputs, tensor_name_exists
 from .budget import check_budget, current_budget, get_budget
 from .paths import check_optimize
@@ -31,15 +39,16 @@ _lock = threading.Lock()
 CACHE_SIZE = 256
 
 
-def program(roots, signature, optimize):
-    """The cached :class:`Program` for these roots and input signature (built once, thread-safe)."""
-    key = (roots, signature, optimize)
+def program(roots, signature, optimize, backend=("numpy", None)):
+    """The cached :class:`Program` for these roots, input signature and ``(backend, device)``
+    (built once, thread-safe)."""
+    key = (roots, signature, optimize, backend)
     with _lock:
         prog = _programs.get(key)
         if prog is not None:
             _programs.move_to_end(key)
             return prog
-    prog = Program(roots, signature, optimize)
+    prog = Program(roots, signature, optimize, namespace(*backend))
     with _lock:
         prog = _programs.setdefault(key, prog)
         while len(_programs) > CACHE_SIZE:
@@ -59,8 +68,11 @@ def as_roots(exprs):
     return roots, single
 
 
-def as_array(name, value):
-    """The user's input as a numeric numpy array, or an InputError naming it."""
+def as_array(name, value, backend="numpy"):
+    """The user's input as a numeric numpy array (or, for another backend, that backend's
+    array as it is), or an InputError naming it."""
+    if backend != "numpy" and not isinstance(value, (np.ndarray, np.generic, list, tuple, int, float, complex)):
+        return value
     if isinstance(value, np.ndarray):
         array = value
     else:
@@ -100,12 +112,12 @@ class Function:
     def _signature(self, dtypes):
         return tuple((n, self.tensors[n].shape, d.str) for n, d in zip(self.names, dtypes))
 
-    def program_for(self, dtypes):
-        """The :class:`Program` for inputs of these dtypes (in ``names`` order)."""
-        key = tuple(dtypes)
+    def program_for(self, dtypes, backend=("numpy", None)):
+        """The :class:`Program` for inputs of these dtypes (in ``names`` order) on ``(backend, device)``."""
+        key = tuple(dtypes) if backend[0] == "numpy" else (tuple(dtypes), backend)
         prog = self._programs.get(key)
         if prog is None:
-            prog = self._programs[key] = program(self.roots, self._signature(key), self.optimize)
+            prog = self._programs[key] = program(self.roots, self._signature(tuple(dtypes)), self.optimize, backend)
         return prog
 
     @property
@@ -147,7 +159,7 @@ class Function:
                 self._bound.popitem(last=False)
         return f
 
-    def _call_symbolic(self, given, memory_budget, sizes):
+    def _call_symbolic(self, given, memory_budget, sizes, backend=None):
         """Bind the named dimensions from the inputs (and ``sizes``); run the function at those sizes."""
         from ..symbolic import bind
 
@@ -155,21 +167,27 @@ class Function:
         if len(given) != len(self.names) or not all(name in tensors for name in given):
             self._unknown_or_missing(given)
         shapes = {}
+        backend = backend_of([given[n] for n in self.names], self.names) if backend is None else backend
         for name in self.names:
             value = given[name]
-            shapes[name] = (value if type(value) is np.ndarray else as_array(name, value)).shape
-        return self._at(bind(tensors, shapes, self.dimensions, sizes))(given, memory_budget=memory_budget)
+            shapes[name] = tuple((value if type(value) is np.ndarray else as_array(name, value, backend)).shape)
+        return self._at(bind(tensors, shapes, self.dimensions, sizes))(given, memory_budget=memory_budget,
+                                                                      backend=backend)
 
-    def arrays(self, inputs):
-        """Check the inputs and return them as arrays in ``names`` order."""
+    def arrays(self, inputs, backend="numpy"):
+        """Check the inputs and return them as arrays in ``names`` order (numpy arrays, or for
+        another backend its arrays as given and numpy ones as they are)."""
         tensors = self.tensors
         if len(inputs) != len(self.names) or not all(name in tensors for name in inputs):
             self._unknown_or_missing(inputs)
         out = []
         for name, shape in zip(self.names, self._shapes):
             value = inputs[name]
-            array = value if type(value) is np.ndarray and value.dtype.kind in "fciub" else as_array(name, value)
-            if array.shape != shape:
+            if type(value) is np.ndarray and value.dtype.kind in "fciub":
+                array = value
+            else:
+                array = as_array(name, value, backend)
+            if tuple(array.shape) != shape:
                 raise InputShapeError(
                     f"input {name!r} has shape {array.shape} but its Tensor was declared with shape {shape}"
                 )
@@ -191,7 +209,7 @@ class Function:
             listed = ", ".join(f"{n!r} of shape {tensors[n].shape}" for n in missing)
             raise MissingInputError(f"missing input(s) to evaluate: {listed}")
 
-    def __call__(self, inputs=None, *, memory_budget=None, sizes=None, **named_inputs):
+    def __call__(self, inputs=None, *, memory_budget=None, sizes=None, backend=None, **named_inputs):
         if inputs is None:
             given = named_inputs
         elif type(inputs) is dict and not named_inputs:
@@ -206,8 +224,19 @@ class Function:
 
                 bind(self.tensors, {}, self.dimensions, sizes)  # (refuses sizes of names it does not have)
             else:
-                return self._call_symbolic(given, memory_budget, sizes)
-        arrays = self.arrays(given)
+                return self._call_symbolic(given, memory_budget, sizes, _check_backend(backend))
+        if backend is None:
+            for v in given.values():
+                if type(v) is not np.ndarray:  # numpy arrays only: the fast path
+                    backend = backend_of([given[n] for n in self.names if n in given], self.names)
+                    break
+            else:
+                backend = "numpy"
+        else:
+            backend = _check_backend(backend)
+        arrays = self.arrays(given, backend)
+        if backend != "numpy":
+            return self._call_backend(arrays, given, backend, memory_budget)
         dtypes = tuple([a.dtype for a in arrays])
         prog = self._programs.get(dtypes)
         if prog is None:
@@ -219,6 +248,24 @@ class Function:
                 check_budget(prog, get_budget())
         else:
             check_budget(prog, current_budget(self.memory_budget if memory_budget is None else memory_budget))
+        results = prog.fn(*arrays)
+        return results[0] if self.single else results
+
+    def _call_backend(self, arrays, given, backend, memory_budget):
+        """Run on torch/jax/cupy/dask arrays: numpy inputs are converted to the backend (on the
+        device of its arrays), and the results are that backend's arrays."""
+        device = next((device_of(a) for a in arrays if not isinstance(a, (np.ndarray, np.generic))), None)
+        ns = namespace(backend, device)
+        arrays = [ns.convert(np.asarray(a)) if isinstance(a, (np.ndarray, np.generic)) else a for a in arrays]
+        dtypes = tuple(numpy_dtype(a) for a in arrays)
+        prog = self.program_for(dtypes, (backend, device))
+        if any(d.kind not in "fc" for d in dtypes):
+            self._check_wrt({n: np.empty(0, d) for n, d in zip(self.names, dtypes)})
+        if backend != "dask":  # a dask graph is never in memory whole: its chunks are dask's to size
+            budget = get_budget() if memory_budget is None and self.memory_budget is None else \
+                current_budget(self.memory_budget if memory_budget is None else memory_budget)
+            if prog.largest[0] > budget:
+                check_budget(prog, budget)
         results = prog.fn(*arrays)
         return results[0] if self.single else results
 
@@ -246,7 +293,13 @@ class Function:
         return f"<ricci.Function of {len(self.roots)} expression(s) of inputs {list(self.names)}>"
 
 
-def compile(exprs, *, optimize="auto", memory_budget=None):  # noqa: A001 (the natural name)
+def _check_backend(backend):
+    if backend is None or backend in BACKENDS:
+        return backend
+    raise InputError(f"unknown backend {backend!r}; the backends are {list(BACKENDS)} (None: the inputs' own)")
+
+
+def compile(exprs, *, optimize="auto", memory_budget=None):
     """Compile expressions into one straight-line program; returns a callable :class:`Function`.
 
     Shared work is done once; each contraction runs as pairwise matmul /
@@ -262,4 +315,4 @@ def compile(exprs, *, optimize="auto", memory_budget=None):  # noqa: A001 (the n
     return Function(exprs, optimize=optimize, memory_budget=memory_budget)
 
 
-__all__ = ["Function", "compile", "program", "MemoryBudgetError"]
+__all__ = ["Function", "MemoryBudgetError", "compile", "program"]

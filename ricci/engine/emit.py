@@ -28,6 +28,7 @@ import numpy as np
 # small compiled template shared by every line of the same shape.
 STRAIGHT_LINE_LIMIT = 20000
 _NAME = re.compile(r"\b[tx]\d+\b")
+_INPLACE = re.compile(r"^(\w+) (\*\*|//|[-+*/@]) ?= (.*)$", re.DOTALL)
 
 
 class Value:
@@ -38,7 +39,7 @@ class Value:
     program must not write or return (inputs, constants, broadcast views).
     """
 
-    __slots__ = ("name", "shape", "dtype", "owner")
+    __slots__ = ("dtype", "name", "owner", "shape")
 
     def __init__(self, name, shape, dtype, owner=None):
         self.name, self.shape, self.dtype, self.owner = name, tuple(shape), np.dtype(dtype), owner
@@ -64,10 +65,13 @@ class Value:
 class Builder:
     """Collects the lines of one program."""
 
-    def __init__(self, params):
+    def __init__(self, params, xp=np):
         self.params = list(params)
         self.lines = []  # (target name or None, text, names used, comment)
-        self.namespace = {"np": np}
+        self.xp = xp  # numpy, or a ricci.backends.Namespace: what ``np`` means in the program
+        self.numpy = xp is np
+        self.permute = getattr(xp, "permute_method", "transpose")  # the array method taking a permutation
+        self.namespace = {"np": xp}
         self._bound = {}  # id(object) -> global name
         self._counts = {}
         self._keep = []  # objects bound, kept alive with the program
@@ -84,9 +88,17 @@ class Builder:
         name = self._bound.get(id(obj))
         if name is None:
             name = self._bound[id(obj)] = self.fresh(prefix)
-            self.namespace[name] = obj
+            self.namespace[name] = obj if self.numpy else self._native(obj)
             self._keep.append(obj)
         return name
+
+    def _native(self, obj):
+        """A numpy constant or dtype as the backend's (converted once, when the program is built)."""
+        if isinstance(obj, np.ndarray):
+            return self.xp.convert(obj)
+        if isinstance(obj, np.dtype):
+            return self.xp.native_dtype(obj)
+        return obj
 
     def input(self, name, shape, dtype):
         return Value(name, shape, dtype, "extern")
@@ -106,7 +118,14 @@ class Builder:
         return value
 
     def inplace(self, text, uses, comment=None):
-        """Emit a statement that updates an existing value (``t3 *= 2``)."""
+        """Emit a statement that updates an existing value (``t3 *= 2``).
+
+        Other backends' arrays may be immutable (jax), lazy (dask) or tracked by autograd
+        (torch): there the update is written as a new binding of the name (``t3 = t3 * 2``).
+        """
+        if not self.numpy:
+            m = _INPLACE.match(text)
+            text = f"{m.group(1)} = {m.group(1)} {m.group(2)} ({m.group(3)})"
         self.lines.append((None, text, tuple(u.name for u in uses), comment))
 
     def source(self, outputs, name="program"):

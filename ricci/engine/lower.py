@@ -29,14 +29,17 @@ def _tuple(items):
     return f"({items[0]},)" if len(items) == 1 else f"({', '.join(map(str, items))})"
 
 
-def _transposed(name, perm):
-    """Text of ``name`` with axes permuted (nothing for the identity, ``.T`` for a 2-D swap)."""
+def _transposed(name, perm, method="transpose"):
+    """Text of ``name`` with axes permuted (nothing for the identity, ``.T`` for a 2-D swap).
+
+    ``method`` is the array method taking a permutation (torch calls it ``permute``).
+    """
     perm = tuple(perm)
     if perm == tuple(range(len(perm))):
         return name
     if perm == (1, 0):
         return f"{name}.T"
-    return f"{name}.transpose{_tuple(perm)}"
+    return f"{name}.{method}{_tuple(perm)}"
 
 
 def _prod(dims):
@@ -104,8 +107,8 @@ def contract_pair(b, left, right, keep, sizes, letter=None, want=None):
     yf = [lab for lab in ly if lab not in sx]
     rows, inner, cols = (_prod(sizes[lab] for lab in g) for g in (xf, summed, yf))
     nb = _prod(sizes[lab] for lab in batch)
-    left_text = _operand(x, lx, batch, xf, summed, nb, rows, inner, "left")
-    right_text = _operand(y, ly, batch, yf, summed, nb, cols, inner, "right")
+    left_text = _operand(x, lx, batch, xf, summed, nb, rows, inner, "left", b.permute)
+    right_text = _operand(y, ly, batch, yf, summed, nb, cols, inner, "right", b.permute)
     out_labels = tuple(batch + xf + yf)
     shape = tuple(sizes[lab] for lab in out_labels)
     text = f"{left_text} @ {right_text}"
@@ -115,12 +118,12 @@ def contract_pair(b, left, right, keep, sizes, letter=None, want=None):
         text = f"({text}).reshape{_tuple(shape)}"
     comment = None
     if letter is not None and len(lx) + len(ly) + len(out_labels) <= 40:
-        word = lambda labs: "".join(letter[lab] for lab in labs)  # noqa: E731
+        word = lambda labs: "".join(letter[lab] for lab in labs)
         comment = f"{word(lx)},{word(ly)}->{word(out_labels)}"
     return b.assign(text, [x, y], shape, dtype, comment=comment), out_labels
 
 
-def _operand(v, labels, batch, free, summed, nb, nfree, inner, side):
+def _operand(v, labels, batch, free, summed, nb, nfree, inner, side, method):
     """Text of one matmul operand: (batch, free, summed) on the left, (batch, summed, free) on the right.
 
     Without batch or free indices the operand is a vector (1-D); a layout that
@@ -130,7 +133,7 @@ def _operand(v, labels, batch, free, summed, nb, nfree, inner, side):
     pos = {lab: i for i, lab in enumerate(labels)}
     identity = list(range(len(labels)))
     if not batch and not free:
-        return _reshaped(_transposed(v.name, [pos[lab] for lab in summed]), v, (inner,))
+        return _reshaped(_transposed(v.name, [pos[lab] for lab in summed], method), v, (inner,))
     groups, sizes = ((free, summed), (nfree, inner)) if side == "left" else ((summed, free), (inner, nfree))
     lead = (nb,) if batch else ()
     want = [pos[lab] for lab in batch + groups[0] + groups[1]]
@@ -139,7 +142,7 @@ def _operand(v, labels, batch, free, summed, nb, nfree, inner, side):
     if [pos[lab] for lab in batch + groups[1] + groups[0]] == identity:
         text = _reshaped(v.name, v, lead + sizes[::-1])
         return f"{_paren(text)}.T" if not batch else f"{_paren(text)}.swapaxes(-1, -2)"
-    return _reshaped(_transposed(v.name, want), v, lead + sizes)
+    return _reshaped(_transposed(v.name, want, method), v, lead + sizes)
 
 
 def _paren(text):
@@ -162,7 +165,7 @@ def _product(b, x, lx, y, ly, sizes, dtype):
     x_text = x.name if nx == 0 else f"{x.name}[(...{', None' * nx})]"
     pos = {lab: i for i, lab in enumerate(ly)}
     order = [lab for lab in out if lab in pos]
-    y_t = _transposed(y.name, [pos[lab] for lab in order])
+    y_t = _transposed(y.name, [pos[lab] for lab in order], b.permute)
     index = ["None" if lab not in pos else ":" for lab in out]
     while index and index[0] == "None":  # leading new axes come from broadcasting
         index.pop(0)

@@ -131,7 +131,7 @@ def _absorbed_greedy(inputs, output, sizes):
     if len(ids) > 1:
         tail = _oe_paths.ssa_greedy_optimize([live[k] for k in ids], frozenset(output), sizes)
         for a, b in tail:
-            pick = lambda k: ids[k] if k < len(ids) else next_id + (k - len(ids))  # noqa: E731
+            pick = lambda k: ids[k] if k < len(ids) else next_id + (k - len(ids))
             ssa.append((pick(a), pick(b)))
     return [tuple(step) for step in _oe_paths.ssa_to_linear(ssa)]
 
@@ -203,7 +203,7 @@ def _with_absorption(inputs, output, sizes, path):
         candidate = _absorbed_greedy(inputs, output, sizes) if len(inputs) > EXACT_LIMIT else None
         if candidate is None:
             return path
-        cost = lambda p: path_cost(inputs, output, sizes, p)  # noqa: E731
+        cost = lambda p: path_cost(inputs, output, sizes, p)
         return candidate if cost(candidate) < cost(path) else path
     from opt_einsum import get_symbol
 
@@ -219,7 +219,7 @@ def _with_absorption(inputs, output, sizes, path):
     out_set = frozenset(letter[lab] for lab in output)
     tail = _oe_paths.get_path_fn("greedy")(rest_sets, out_set, by_letter, None) if len(rest) > 1 else []
     candidate = steps + [tuple(step) for step in tail]
-    cost = lambda p: path_cost(inputs, output, sizes, p)  # noqa: E731
+    cost = lambda p: path_cost(inputs, output, sizes, p)
     return candidate if cost(candidate) < cost(path) else path
 
 

@@ -72,7 +72,9 @@ def _guarded(evaluate, node):
     def kernel(values, params):
         try:
             return evaluate(values, params)
-        except np.linalg.LinAlgError as exc:
+        except Exception as exc:  # numpy's LinAlgError, torch's and cupy's equivalents
+            if "LinAlgError" not in type(exc).__name__ and not isinstance(exc, np.linalg.LinAlgError):
+                raise
             raise SingularMatrixError(
                 f"{node.primitive.name}: the matrix {_describe(node.children[0])} is singular ({exc})"
             ) from None
@@ -90,19 +92,19 @@ class Program:
     ``flops``, ``largest`` (``(bytes, elements, shape, description, is_result, node)``).
     """
 
-    def __init__(self, roots, signature, optimize="auto"):
+    def __init__(self, roots, signature, optimize="auto", xp=np):
         enabled = gc.isenabled()
         gc.disable()  # building a program makes many small objects and no cycles worth collecting
         try:
-            self._build(roots, signature, optimize)
+            self._build(roots, signature, optimize, xp)
         finally:
             if enabled:
                 gc.enable()
 
-    def _build(self, roots, signature, optimize):
+    def _build(self, roots, signature, optimize, xp):
         self.roots, self.signature, self.optimize = tuple(roots), tuple(signature), optimize
         params = [f"x{i}" for i in range(len(signature))]
-        self.b = b = Builder(params)
+        self.b = b = Builder(params, xp)
         self.flops = 0
         self.largest = (0, 0, (), None, False, None)
         self._eyes = {}
@@ -186,7 +188,7 @@ class Program:
         if function is not None and len(args) == 1:  # element-wise
             with np.errstate(all="ignore"):
                 dtype = np.asarray(prim.evaluate([np.ones(1, args[0].dtype)], node.params)).dtype
-            if prim.name == "power":
+            if prim.name == "power" and not (node.params[0] < 0 and args[0].dtype.kind in "iub"):
                 text = f"{args[0].name} ** {_literal(b, node.params[0])}"
             elif isinstance(function, np.ufunc):
                 text = f"np.{function.__name__}({args[0].name})"
@@ -270,6 +272,8 @@ class Program:
 
     def _private(self, child, value, dtype):
         """Whether ``value`` (of ``child``) may be overwritten: fresh, ours, used once, of ``dtype``."""
+        if not self.b.numpy:
+            return False  # other backends: no writes (immutable, lazy or autograd-tracked arrays)
         base = value.base()
         if base == "extern" or (base is not value and base.name in self._node_names):
             return False  # an input's memory, or a view of another node's value
@@ -391,7 +395,8 @@ class Program:
         if tuple(labs) != present:
             perm = [labs.index(lab) for lab in present]
             owner = v if v.owner != "extern" else "extern"
-            v = b.assign(_transposed(v.name, perm), [v], tuple(sizes[lab] for lab in present), v.dtype, owner=owner)
+            v = b.assign(_transposed(v.name, perm, b.permute), [v], tuple(sizes[lab] for lab in present), v.dtype,
+                         owner=owner)
         if scale != 1:
             target = np.result_type(v.dtype, scale)
             base = v.base()
