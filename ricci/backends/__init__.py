@@ -126,6 +126,12 @@ class Namespace:
         """A numpy array (a constant) as this backend's array, on this namespace's device."""
         return self.asarray(array)
 
+    @property
+    def wrap_program(self):
+        """What the engine wraps a compiled program in (jax: ``jax.jit``), or None."""
+        f = getattr(self._module, "wrap_program", None)
+        return None if f is None else functools.partial(f, self)
+
     def native_dtype(self, dtype):
         """numpy's dtype as this library's dtype object."""
         f = getattr(self._module, "native_dtype", None)

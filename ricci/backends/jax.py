@@ -1,4 +1,18 @@
-"""jax: arrays are immutable (copies are the array itself) and scatter-add is ``.at[].add``."""
+"""jax: a program is one ``jax.jit`` (XLA fuses it); arrays are immutable (copies are the array
+itself) and scatter-add is ``.at[].add``."""
+
+
+def wrap_program(ns, fn):
+    """Compile the whole straight-line program with XLA: traced once per input signature
+    (ricci caches one program per signature already); inside a caller's ``jax.jit`` it inlines."""
+    import jax
+
+    jitted = jax.jit(fn)
+
+    def program(*args):
+        return list(jitted(*args))
+
+    return program
 
 
 def array(ns, x):

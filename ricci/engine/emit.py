@@ -154,12 +154,14 @@ class Builder:
         ``source`` is the text, or for a program run as steps a function that
         makes the text when asked (it is long, and rarely read).
         """
+        wrap = getattr(self.xp, "wrap_program", None)  # jax: the whole program is one jax.jit
         if len(self.lines) > STRAIGHT_LINE_LIMIT:
-            return self._stepper(outputs), lambda: self.source(outputs, name)
+            fn = self._stepper(outputs)
+            return (wrap(fn) if wrap else fn), lambda: self.source(outputs, name)
         source = self.source(outputs, name)
         namespace = dict(self.namespace)
         exec(compile(source, f"<ricci {name}>", "exec"), namespace)  # noqa: S102 (our own generated code)
-        return namespace[name], source
+        return (wrap(namespace[name]) if wrap else namespace[name]), source
 
     def _stepper(self, outputs):
         """Run the lines as steps over a list of slots, one compiled template per distinct line shape."""
