@@ -44,6 +44,7 @@ from .reductions import max, min  # noqa: A004 (numpy's names)
 from .primitives import abs, cos, exp, log, power, relu, sigmoid, sign, sin, sqrt, step, tanh
 from .special import erf, erfc, expm1, log1p, log_sigmoid, logaddexp, softplus
 from .source import to_source
+from .export import jax_function, torch_function
 from .select import clip, equal, greater, greater_equal, less, less_equal, maximum, minimum, not_equal, where
 
 __version__ = "0.1.0"
@@ -66,5 +67,5 @@ __all__ = [
     "SingularMatrixError", "SublistError", "BackendError",
     "less", "less_equal", "greater", "greater_equal", "equal", "not_equal",
     "where", "maximum", "minimum", "clip", "UnsupportedFunctionError",
-    "to_source",
+    "to_source", "torch_function", "jax_function",
 ]
