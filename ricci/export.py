@@ -221,20 +221,37 @@ class _Exported:
         self.forward_fn = rcompile(list(self.ys), optimize=optimize)
         self.forward_saving_fn = rcompile(list(self.ys) + extra, optimize=optimize) if extra else self.forward_fn
         self._backward = {}
+        self._programs = {}  # (function, sizes, dtypes, device) -> (Program, input names)
         self._lock = threading.Lock()
+        self.backend = framework
+        first = {}
+        for i, a in enumerate(self.args):
+            for axis, d in enumerate(a.shape):
+                if type(d) is str and d not in first:
+                    first[d] = (i, axis)
+        self.dims = tuple(first)
+        self.dim_at = tuple(first.values())
+        self.concrete = tuple(not any(type(d) is str for d in a.shape) for a in self.args)
         self.calls = {"forward": 0, "backward": 0}
         self.signature = ", ".join(f"{a.name}: {_shape_text(a.shape)}" for a in self.args)
         out = ", ".join(_shape_text(yi.shape) for yi in self.ys)
         self.out_text = out if self.single else f"({out})"
 
     # -- checks --------------------------------------------------------------------------
+    def sizes(self, arrays):
+        """The sizes of the named dimensions (in ``dims`` order) from the argument arrays."""
+        return tuple([arrays[i].shape[axis] for i, axis in self.dim_at])
+
     def check(self, arrays):
+        """Refuse a wrong number or shape of arguments, naming the argument; returns the sizes."""
         if len(arrays) != len(self.args):
             raise ArgumentError(f"{self.name} takes {len(self.args)} argument(s) ({self.signature}), "
                                 f"got {len(arrays)}")
         bound = {}
-        for i, (a, value) in enumerate(zip(self.args, arrays)):
-            shape = tuple(getattr(value, "shape", np.shape(value)))
+        for i, (a, value, concrete) in enumerate(zip(self.args, arrays, self.concrete)):
+            shape = tuple(getattr(value, "shape", None) or np.shape(value))
+            if concrete and shape == a.shape:
+                continue
             if len(shape) != len(a.shape):
                 raise InputShapeError(f"argument {i} ({a.name!r}) has shape {shape} but its Tensor has shape "
                                       f"{_shape_text(a.shape)} ({len(a.shape)} axes)")
@@ -249,15 +266,41 @@ class _Exported:
                 elif d != n:
                     raise InputShapeError(f"argument {i} ({a.name!r}) has shape {shape} but its Tensor has shape "
                                           f"{_shape_text(a.shape)}")
+        return tuple(bound[d][0] for d in self.dims)
+
+    def run(self, fn, values, sizes):
+        """Run compiled function ``fn`` on ``values`` (name -> array of the framework) at these
+        sizes of the named dimensions: its program is looked up once per sizes, dtypes and
+        device, then called directly (the memory budget is still checked)."""
+        from .backends import device_of, numpy_dtype
+        from .engine.budget import check_budget, get_budget
+
+        names = fn.names
+        first = values[names[0]] if names else None
+        dtypes = tuple([values[n].dtype for n in names])
+        device = None if first is None else device_of(first)
+        key = (id(fn), sizes, dtypes, device)
+        hit = self._programs.get(key)
+        if hit is None:
+            concrete = fn
+            if fn.dimensions:
+                concrete = fn.at({d: n for d, n in zip(self.dims, sizes) if d in fn.dimensions})
+            prog = concrete.program_for(tuple(numpy_dtype(values[n]) for n in names), (self.backend, device))
+            with self._lock:
+                hit = self._programs.setdefault(key, (prog, concrete.names))
+        prog, order = hit
+        budget = get_budget()
+        if prog.largest[0] > budget:
+            check_budget(prog, budget)
+        return prog.fn(*[values[n] for n in order])
 
     # -- programs ------------------------------------------------------------------------
-    def forward(self, arrays, saving):
+    def forward(self, arrays, saving, sizes=None):
         """The outputs (a list) and, when ``saving``, the values the backward needs."""
         self.calls["forward"] += 1
         fn = self.forward_saving_fn if saving else self.forward_fn
-        given = {n: a for n, a in zip(self.names, arrays) if n in fn.tensors}
-        results = fn(given) if fn.names else fn({})
-        results = list(results)
+        sizes = self.sizes(arrays) if sizes is None else sizes
+        results = list(self.run(fn, dict(zip(self.names, arrays)), sizes))
         outs = results[:len(self.ys)]
         if not saving:
             return outs, ()
@@ -289,8 +332,7 @@ class _Exported:
             values = dict(zip(self.names, arrays))
             values.update(zip((g.name for g in self.gs), cotangents))
             values.update(zip((t.name for t in self.saved_tensors), saved))
-            given = {n: values[n] for n in fn.names}
-            for i, r in zip(which, fn(given)):
+            for i, r in zip(which, self.run(fn, values, self.sizes(arrays))):
                 out[i] = r
         return out
 
