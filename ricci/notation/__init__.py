@@ -23,11 +23,11 @@ from collections import Counter
 
 import numpy as np
 
-from .errors import RicciError
-from .expr import Add, Apply, Constant, Contract, Delta, Expr, Tensor, Zeros
-from .plan import flatten, uses_of
-from .printing import constant_header, to_text
-from .symbolic import Size
+from ..errors import RicciError
+from ..expr import Add, Apply, Constant, Contract, Delta, Expr, Tensor, Zeros
+from ..plan import flatten, uses_of
+from ..printing import constant_header, to_text
+from ..symbolic import Size
 
 __all__ = ["to_einsum", "to_latex", "to_matrix", "index_notation", "matrix_or_none", "short_formula",
            "NotationError"]
