@@ -249,7 +249,8 @@ class _Exported:
                                 f"got {len(arrays)}")
         bound = {}
         for i, (a, value, concrete) in enumerate(zip(self.args, arrays, self.concrete)):
-            shape = tuple(getattr(value, "shape", None) or np.shape(value))
+            shape = getattr(value, "shape", None)
+            shape = tuple(np.shape(value) if shape is None else shape)
             if concrete and shape == a.shape:
                 continue
             if len(shape) != len(a.shape):

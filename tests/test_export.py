@@ -224,6 +224,22 @@ def test_torch_unused_argument_gets_a_zero_gradient(rng):
     np.testing.assert_allclose(xt.grad.numpy(), np.cos(np.ones(3)))
 
 
+def test_torch_recompute_gives_the_same_gradients_and_numpy_inputs_are_converted(rng):
+    torch = _torch()
+    y, args, _ref, sizes = attention()
+    saving, recomputing = ricci.torch_function(y, args), ricci.torch_function(y, args, recompute=True)
+    assert saving.saved and not recomputing.saved
+    values = _values(args, sizes, rng)
+    xs = [torch.tensor(v, requires_grad=True) for v in values]
+    G = torch.tensor(rand((2, 5, 4), rng))
+    a = torch.autograd.grad(saving(*xs), xs, G)
+    b = torch.autograd.grad(recomputing(*xs), xs, G)
+    for u, v in zip(a, b):
+        np.testing.assert_allclose(u.numpy(), v.numpy(), rtol=1e-12, atol=1e-14)
+    out = saving(values[0], xs[1], xs[2])  # a numpy array goes in as a constant torch tensor
+    assert isinstance(out, torch.Tensor) and out.requires_grad
+
+
 def test_torch_double_backward_is_a_clear_error(rng):
     torch = _torch()
     x = T("x", (3,))
@@ -368,6 +384,16 @@ def test_jax_symbolic_batch_float32_and_tuple_outputs(rng):
     assert a.dtype == jnp.float32 and s.dtype == jnp.float32
     g = jax.grad(lambda *v: f(*v)[1])(*xs32)
     assert g.dtype == jnp.float32
+
+
+def test_jax_scalar_argument_under_jit(rng):
+    jax = _jax()
+    x, s = T("x", (3,)), T("s", ())
+    f = ricci.jax_function(ricci.sum(ricci.tanh(x * s)), [x, s])
+    xv = jax.numpy.asarray(rand((3,), rng))
+    gs = jax.jit(jax.grad(f, argnums=1))(xv, 0.5)
+    want = jax.grad(lambda v: jax.numpy.sum(jax.numpy.tanh(xv * v)))(0.5)
+    np.testing.assert_allclose(float(gs), float(want), rtol=1e-12)
 
 
 def test_jax_errors_name_the_argument():
