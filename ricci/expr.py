@@ -342,23 +342,31 @@ class Expr(NumpyOperators):
 
         return network(self)
 
-    def to_einsum(self):
-        """The expression as a short program of einsum calls (see :mod:`ricci.notation`)."""
+    def to_einsum(self, name=None):
+        """The expression as a short program of einsum calls (:func:`ricci.notation.to_einsum`)."""
         from .notation import to_einsum
 
-        return to_einsum(self)
+        return to_einsum(self, name=name)
 
-    def to_latex(self):
-        """Index notation with the summation convention, as LaTeX (see :mod:`ricci.notation`)."""
+    def to_latex(self, name="out"):
+        """Index notation with the summation convention, as LaTeX, the free indices on ``name``
+        (:func:`ricci.notation.to_latex`)."""
         from .notation import to_latex
 
-        return to_latex(self)
+        return to_latex(self, name=name)
 
-    def to_matrix(self):
-        """Conventional matrix notation where possible (see :mod:`ricci.notation`)."""
+    def to_matrix(self, names=None, strict=False, latex=False):
+        """Conventional matrix notation where possible; ``names`` names intermediates, ``latex``
+        writes LaTeX (:func:`ricci.notation.to_matrix`).
+
+        >>> import ricci
+        >>> A, B = ricci.Tensor("Atmdoc", (2, 3)), ricci.Tensor("Btmdoc", (3, 4))
+        >>> print((A @ B).to_matrix(), "|", (A @ B).to_matrix(latex=True))
+        Atmdoc Btmdoc | \mathrm{Atmdoc} \mathrm{Btmdoc}
+        """
         from .notation import to_matrix
 
-        return to_matrix(self)
+        return to_matrix(self, names=names, strict=strict, latex=latex)
 
     def to_dot(self):
         """Graphviz DOT text of the tensor-network drawing (see :mod:`ricci.draw`)."""
@@ -377,7 +385,15 @@ class Expr(NumpyOperators):
         return to_text([self])
 
     def __repr__(self):
-        return f"<ricci.{type(self).__name__} shape={self.shape}>\n{self}"
+        """One line, as numpy's reprs are: ``<ricci.Contract shape=(4, 3): einsum("ab,bc->ac", A, B)>``;
+        a long or multi-line text is cut (``str(expr)`` prints it whole)."""
+        text = str(self)
+        if "\n" in text or len(text) > 120:
+            lines = text.splitlines()
+            head = lines[-1] if len(lines[-1]) <= 100 else lines[-1][:97] + "..."
+            more = f" (+{len(lines) - 1} line{'s' if len(lines) > 2 else ''}; print() shows all)" if len(lines) > 1 else ""
+            text = head + more
+        return f"<ricci.{type(self).__name__} shape={self.shape}: {text}>"
 
     def __bool__(self):
         raise TypeError("the truth value of a ricci expression is undefined; evaluate it first")

@@ -11,7 +11,10 @@ one line per part. The text is deterministic.
 >>> print(ricci.tanh(ricci.einsum("ij,jb->ib", W, x)))
 tanh(einsum("ab,bc->ac", W, x))
 """
+import functools
+import math
 from collections import Counter
+from fractions import Fraction
 
 import numpy as np
 
@@ -24,9 +27,45 @@ _NEST_LIMIT = 1000  # a part written longer than this is named instead of nested
 
 
 def _number(value):
+    """A number's exact text: ``2``, ``0.25``, ``1/6``, ``1/sqrt(5)``, or the shortest repr that
+    round-trips — never a rounded value (``0.447214`` for 1/√5 would not evaluate back)."""
     if isinstance(value, complex):
         return repr(value)
-    return f"{value:g}" if value == value else "nan"
+    value = float(value) if not isinstance(value, int) else value
+    if isinstance(value, int) or value != value or value in (math.inf, -math.inf):
+        return repr(value) if value == value else "nan"
+    if value.is_integer() and abs(value) < 1e15:
+        return str(int(value))
+    sign, x = ("-", -value) if value < 0 else ("", value)
+    text = repr(x)
+    if len(text) <= 6:  # a short decimal (0.5, 0.125, 1e-05) is already exact and clear
+        return sign + text
+    exact = _exact_form(x)
+    return sign + (exact if exact is not None else text)
+
+
+@functools.lru_cache(maxsize=4096)
+def _exact_form(x):
+    """``p/q`` or ``[p/]sqrt(d)``/``1/sqrt(d)`` when that evaluates to exactly ``x`` in float64."""
+    q = Fraction(x).limit_denominator(1000)
+    if q.denominator > 1 and q.numerator / q.denominator == x:
+        return f"{q.numerator}/{q.denominator}"
+    found = []  # (d, preference, text): the smallest d wins, then 1/sqrt(d) over sqrt(d)/k
+    for k in range(1, 100):  # k·sqrt(d), sqrt(d)/k and 1/sqrt(d) for d ≤ 10⁶ not a square
+        for d, form in ((round(x * x / (k * k)), 1), (round(x * x * k * k), 2),
+                        (round(1 / (x * x)) if k == 1 else 0, 0)):
+            if not 1 < d <= 10**6 or math.isqrt(d) ** 2 == d:
+                continue
+            r = math.sqrt(d)
+            if form == 0 and 1 / r == x:
+                found.append((d, 0, f"1/sqrt({d})"))
+            elif form == 1 and k * r == x:
+                found.append((d, 1, f"sqrt({d})" if k == 1 else f"{k}*sqrt({d})"))
+            elif form == 2 and k > 1 and r / k == x:
+                found.append((d, 2, f"sqrt({d})/{k}"))
+    if found:
+        return min(found)[2]
+    return None
 
 
 def _shape(shape):
@@ -82,7 +121,9 @@ class _Printer:
             return self.leaf(node)
         if isinstance(node, Apply):
             if node.primitive.name == "power":
-                return f"{_wrap(arg(node.children[0]), ATOM)}**{_number(node.params[0])}", POWER
+                exponent = _number(node.params[0])
+                exponent = f"({exponent})" if "/" in exponent or "*" in exponent else exponent
+                return f"{_wrap(arg(node.children[0]), ATOM)}**{exponent}", POWER
             args = ", ".join(arg(c)[0] for c in node.children)
             params = "".join(f", {_number(p)}" for p in node.params)
             return f"{node.primitive.name}({args}{params})", ATOM

@@ -277,6 +277,8 @@ def test_printing_3000_deep_chains_and_their_gradients(deep_exprs, kind, printer
             assert text == PRINTERS[printer](e)  # deterministic
             if printer == "to_latex":  # names are typeset: p_W0 -> \\mathrm{p}_{\\mathrm{W0}}
                 assert "{W0}" in text and f"{{W{len(Ws) - 1}}}" in text
+            elif printer == "repr":  # one line, as numpy's reprs; str() holds the whole text
+                assert "\n" not in text and text.startswith(f"<ricci.{type(e).__name__} shape=")
             elif printer != "to_dot":  # drawings stop opening after max_nodes
                 assert Ws[0].name in text and Ws[-1].name in text
     finally:

@@ -458,8 +458,10 @@ def test_printing_3000_nested_contractions(nested_chain, default_recursion_limit
         e = h if which == "linear" else t
         text = {"str": str, "repr": repr}.get(method, lambda x: getattr(x, method)())(e)
         assert isinstance(text, str) and len(text) > 0
-        if method in ("str", "repr"):  # the text mentions the innermost and the outermost layer
+        if method == "str":  # the text mentions the innermost and the outermost layer
             assert h0.name in text and f"W{NESTED_DEPTH - 1}" in text
+        elif method == "repr":  # one line, cut: the outermost layer is in it
+            assert "\n" not in text and f"W{NESTED_DEPTH - 1}" in text and text.startswith("<ricci.")
         elif method == "to_latex":  # names are typeset (escaped), but their tails survive
             assert "h0" in text and f"W{NESTED_DEPTH - 1}" in text
         else:  # a (possibly abridged) Graphviz drawing

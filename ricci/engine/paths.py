@@ -173,7 +173,9 @@ def _search(inputs, output, sizes, optimize):
     if optimize == "cotengra":
         import cotengra
 
-        optimize = cotengra.HyperOptimizer(max_repeats=16, progbar=False)
+        # in this process: forking workers is unsafe once jax or torch threads run, and slower for
+        # the small networks ricci plans
+        optimize = cotengra.HyperOptimizer(max_repeats=16, progbar=False, parallel=False)
     if isinstance(optimize, str):
         path = _oe_paths.get_path_fn(optimize)(sets, out, sizes, None)
     elif hasattr(optimize, "search") and not isinstance(optimize, _oe_paths.PathOptimizer):  # cotengra
