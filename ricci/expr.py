@@ -356,7 +356,7 @@ class Expr(NumpyOperators):
         return to_latex(self, name=name)
 
     def to_matrix(self, names=None, strict=False, latex=False):
-        """Conventional matrix notation where possible; ``names`` names intermediates, ``latex``
+        r"""Conventional matrix notation where possible; ``names`` names intermediates, ``latex``
         writes LaTeX (:func:`ricci.notation.to_matrix`).
 
         >>> import ricci

@@ -18,6 +18,7 @@ from fractions import Fraction
 
 import numpy as np
 
+from .calls import _atom, _slice_text, call_text
 from .expr import Add, Apply, Constant, Delta, Tensor, Zeros
 from .plan import schedule
 from .symbolic import Size
@@ -31,6 +32,8 @@ def _number(value):
     round-trips — never a rounded value (``0.447214`` for 1/√5 would not evaluate back)."""
     if isinstance(value, complex):
         return repr(value)
+    if not isinstance(value, (int, float, np.integer, np.floating)):
+        return format(value)  # a structured param (axes, a slice spec): its own short text
     value = float(value) if not isinstance(value, int) else value
     if isinstance(value, int) or value != value or value in (math.inf, -math.inf):
         return repr(value) if value == value else "nan"
@@ -124,6 +127,9 @@ class _Printer:
                 exponent = _number(node.params[0])
                 exponent = f"({exponent})" if "/" in exponent or "*" in exponent else exponent
                 return f"{_wrap(arg(node.children[0]), ATOM)}**{exponent}", POWER
+            text = call_text(node, [arg(c)[0] for c in node.children], _number)
+            if text is not None:
+                return text, ATOM
             args = ", ".join(arg(c)[0] for c in node.children)
             params = "".join(f", {_number(p)}" for p in node.params)
             return f"{node.primitive.name}({args}{params})", ATOM
@@ -154,13 +160,22 @@ class _Printer:
         full = ", ".join(str(d) for d in node.shape) + ("," if node.ndim == 1 else "")
         return _scaled(net.scale, (f"broadcast_to({view[0]}, ({full}))", ATOM))
 
-    @staticmethod
-    def _einsum(net, subscripts, present, operands):
+    def _einsum(self, net, subscripts, present, operands):
         """The einsum over the carried indices (an operand itself when it is the identity)."""
         if len(net.factors) == 1:
-            labs = net.factors[0][1]
-            if labs == present and len(set(labs)) == len(labs):
-                return operands[0]
+            child, labs = net.factors[0]
+            base = self.pieces.get(child.children[0]) if isinstance(child, Apply) and child.children else None
+            indexed = base and _integer_index(base[0], child, labs, present, net.sizes)
+            if indexed is not None:  # x[::2, 3]: a slice whose size-1 axes are summed away
+                return indexed, ATOM
+            if len(set(labs)) == len(labs) and sorted(labs, key=str) == sorted(present, key=str) \
+                    and len(labs) == len(present):
+                if labs == present:  # the identity: the operand itself
+                    return operands[0]
+                perm = tuple(labs.index(lab) for lab in present)  # a transpose, written as numpy does
+                if perm == (1, 0):
+                    return f"{_wrap(operands[0], ATOM)}.T", ATOM
+                return f"transpose({operands[0][0]}, {perm})", ATOM
         return f'einsum("{subscripts}", {", ".join(text for text, _ in operands)})', ATOM
 
     def text(self):
@@ -180,6 +195,27 @@ class _Printer:
             return "\n".join(self.lines + [self.pieces[self.roots[0]][0]])
         outs = [f"out{i} = {self.pieces[r][0]}" for i, r in enumerate(self.roots)]
         return "\n".join(self.lines + outs)
+
+
+def _integer_index(base, child, labs, present, sizes):
+    """``Z[::2, 3]`` for a sum over the size-1 axes of a slice ``Z[::2, 3:4]`` (numpy's int index);
+    ``base`` is the text of the sliced operand."""
+    if not (isinstance(child, Apply) and child.primitive.name == "slice") or len(set(labs)) != len(labs):
+        return None
+    summed = [i for i, lab in enumerate(labs) if lab not in present]
+    if not summed or tuple(lab for lab in labs if lab in present) != tuple(present):
+        return None
+    (spec,) = child.params
+    shape = child.children[0].shape
+    lead = len(shape) - len(spec)
+    if any(i < lead or sizes[labs[i]] != 1 for i in summed):
+        return None
+    keys = [":"] * lead
+    for i, s in enumerate(spec):
+        keys.append(str(s[0]) if lead + i in summed else _slice_text(*s, shape[lead + i]))
+    while keys and keys[-1] == ":":
+        keys.pop()
+    return f"{_atom(base)}[{', '.join(keys)}]"
 
 
 def _expand(piece, out, present, exact=False):

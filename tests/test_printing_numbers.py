@@ -39,3 +39,40 @@ def test_printed_expressions_use_exact_forms():
     text = str(scaled)  # evaluates under numpy as printed
     got = eval(text.replace(q.name, "v"), {"__builtins__": {}}, {"v": inputs[q.name]})  # noqa: S307
     np.testing.assert_array_equal(got, scaled.evaluate(inputs))
+
+
+def test_calls_are_written_as_numpy_writes_them():
+    X, b = ricci.Tensor(fresh_name("X"), (3, 3)), ricci.Tensor(fresh_name("b"), (3,))
+    Z = ricci.Tensor(fresh_name("Z"), (4, 5))
+    n = {X.name: "X", b.name: "b", Z.name: "Z"}
+
+    def text(e):
+        out = str(e)
+        for k, v in n.items():
+            out = out.replace(k, v)
+        return out
+
+    assert text(ricci.solve(X, b)) == "solve(X, b)"  # not solve(X, b, 0, False)
+    assert text(ricci.einsum("ij,j->i", ricci.inv(X), b)) == "solve(X, b)"
+    assert text(ricci.grad(ricci.logdet(X), X)) == "inv(X).T"  # not einsum("ab->ba", inv(X))
+    assert text(ricci.solve(X.T, b)) == "solve(X.T, b)"
+    assert text(ricci.softmax(Z, axis=1)) == "softmax(Z, axis=1)"
+    assert text(ricci.max(Z, axis=1)) == "max(Z, axis=1)"
+    assert text(Z[1:, ::-1]) == "Z[1:, ::-1]" and text(Z[::2, 3]) == "Z[::2, 3]" and text(Z[-1]) == "Z[3]"
+    assert text(Z[[0, 2]]) == "Z[[0, 2]]"
+    assert text(ricci.reshape(Z, (20,))) == "reshape(Z, (20,))"
+    assert text(ricci.concatenate([Z, Z])) == "concatenate([Z, Z], axis=0)"
+
+
+def test_printed_calls_evaluate_under_numpy(rng):
+    """The text of these expressions runs under numpy given the inputs (our own text; eval in a test)."""
+    Z = ricci.Tensor(fresh_name("Z"), (4, 5))
+    X = ricci.Tensor(fresh_name("X"), (3, 3))
+    exprs = [Z[1:, ::-1] * 2.0, Z[::2, 3] / np.sqrt(5), ricci.reshape(Z, (20,))[::3], ricci.max(Z, axis=1),
+             ricci.solve(X.T, Z[:3, :2]), ricci.grad(ricci.logdet(X), X), ricci.transpose(Z[None], (2, 0, 1))]
+    values = {Z.name: rng.standard_normal((4, 5)), X.name: rng.standard_normal((3, 3)) + 3 * np.eye(3)}
+    scope = {"solve": np.linalg.solve, "inv": np.linalg.inv, "max": np.max, "reshape": np.reshape,
+             "transpose": np.transpose, "sqrt": math.sqrt, "einsum": np.einsum, **values}
+    for e in exprs:
+        got = eval(str(e), {"__builtins__": {}}, scope)  # noqa: S307
+        np.testing.assert_allclose(got, e.evaluate(values), rtol=1e-12, err_msg=str(e))
