@@ -24,7 +24,8 @@ def main(path=OUT):
     c = ricci.tanh(ricci.einsum("ij,jb->ib", Wc, c_prev) + ricci.einsum("ij,jb->ib", Wx, x)
                    + ricci.einsum("i,b->ib", b, np.ones(m)))
     g = ricci.grad(L, Wx)
-    title = f"∂L/∂W_x = {to_matrix(g, names={'c': c})},   c = {to_matrix(c)}"
+    formula = to_matrix(g, names={"c": c})
+    title = f"∂L/∂W_x = {formula}" + ("" if " where " in formula else f",   c = {to_matrix(c)}")
     path = os.path.normpath(path)
     draw(g, path, title=title)
     print(f"wrote {path}")

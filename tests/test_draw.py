@@ -90,7 +90,7 @@ def test_rnn_gradient_diagram_frames_and_links():
     assert kinds(d, box=0) == ["add", "hyperedge", "hyperedge", "input", "input", "open", "open"]
     assert labels(d, "add") == ["1 − tanh(·)²"]
     boxes = d.graph["boxes"]
-    assert [b["title"] for b in boxes] == ["", "1 − tanh(·)²", "argument of tanh(·)²"]
+    assert [b["title"] for b in boxes] == ["", "1 − tanh(·)²", "argument of tanh(·)"]  # tanh's, not tanh²'s
     assert labels(d, "function") == ["tanh(·)²"]
     assert sorted(x["label"] for _, x in d.nodes(data=True) if x.get("box") == 2 and x["kind"] == "input") == \
         ["W_c", "W_x", "b", "c_prev", "x"]
@@ -116,9 +116,12 @@ def test_shared_parts_are_opened_once():
     c = ricci.tanh(E("ij,jb->ib", W, x))
     d = diagram(ricci.grad(E("ib,ib->", c, c), W))
     titles = [b["title"] for b in d.graph["boxes"]]
-    assert titles.count("argument of tanh(·)") == 1
-    links = [v for u, v, x in d.edges(data=True) if x["kind"] == "argument"]
-    assert len(links) > len(d.graph["boxes"]) - 1  # some frame is linked from two nodes
+    # the argument of tanh, used twice, is drawn once, named t0, and its uses say so
+    assert titles.count("t0 = Wx") == 1 and not any("argument of tanh" in t for t in titles)
+    uses = [x["label"] for _, x in d.nodes(data=True) if x["kind"] == "function" and "t0" in x["label"]]
+    assert uses == ["tanh(t0)", "tanh(t0)"]
+    linked = {v if u[0] != "box" else u for u, v, x in d.edges(data=True) if x["kind"] == "argument"}
+    assert ("box", 1) not in linked  # named: no dashed links crossing the drawing to it
 
 
 def test_every_node_is_placed_and_free_legs_do_not_collide():
@@ -160,7 +163,7 @@ def test_dot_of_rnn_gradient_has_clusters_and_dots():
     dot = to_dot(g)
     # two frames; panels: the offset 1 and the term tanh(·)², then the three terms of the argument
     assert dot.count("subgraph cluster_") == 2 + 2 + 3
-    assert 'label="argument of tanh(·)²"' in dot
+    assert 'label="argument of tanh(·)"' in dot
     assert dot.count("shape=point, width=0.1") == 2  # the two hyperedges
     assert dot.count("style=dashed") >= 2 and "lhead=cluster_1" in dot
 

@@ -6,14 +6,19 @@ panels side by side (one per term of a sum), each panel an einsum network
 from :func:`ricci.network.network`. Positions are added by
 :mod:`ricci.drawing.layout`.
 """
+import re
+
 import networkx as nx
 
 from ..errors import RicciError
-from ..expr import Add, Apply, Contract, Delta, Expr, Tensor
+from ..expr import Add, Apply, Constant, Contract, Delta, Expr, Tensor
 from ..network import network
 from ..notation import matrix_or_none, short_formula
 from ..plan import uses_of
-from .layout import _layout
+from ..printing import _number, short_name
+from .layout import _extent, _layout
+
+_MAX_WIDTH = 38.0  # layout units (24 inches): a wider drawing keeps its deepest frames closed
 
 __all__ = ["DrawError", "diagram"]
 
@@ -46,7 +51,11 @@ def diagram(expr, depth=None, holes=(), max_nodes=60, letters=None, prefer=None)
     ``kind="argument"``. ``graph.graph["boxes"]`` lists the frames and
     ``graph.graph["texts"]`` the signs between the terms of a sum.
     ``depth`` limits how many levels of function arguments are opened;
-    nodes in ``holes`` (Tensors) are drawn as removed. ``letters`` names the
+    without it, levels are opened while the drawing keeps at most
+    ``max_nodes`` nodes (deeper parts stay collapsed into one labelled box).
+    A frame used from several places is drawn once and named (``t0 = …``);
+    its uses are labelled with the name instead of a dashed link.
+    Nodes in ``holes`` (Tensors) are drawn as removed. ``letters`` names the
     free indices and ``prefer`` maps tensors to letters for their axes.
 
     >>> import ricci
@@ -57,12 +66,39 @@ def diagram(expr, depth=None, holes=(), max_nodes=60, letters=None, prefer=None)
     """
     _check(expr)
     holes = set(holes)
+    if depth is not None:
+        return _finish(_build(expr, depth, holes, letters, prefer))
+    # open one more level at a time while the drawing stays within max_nodes and _MAX_WIDTH
+    graph = _finish(_build(expr, 0, holes, letters, prefer))
+    level = 0
+    while True:
+        level += 1
+        deeper = _build(expr, level, holes, letters, prefer)
+        if max(b["depth"] for b in deeper.graph["boxes"]) < level or _size(deeper) > max_nodes:
+            return graph if _size(deeper) > max_nodes else _finish(deeper)
+        deeper = _finish(deeper)
+        x0, x1, _, _ = _extent(deeper)
+        if x1 - x0 > _MAX_WIDTH:
+            return graph
+        graph = deeper
+
+
+def _finish(graph):
+    _name_shared(graph)
+    _layout(graph)
+    return graph
+
+
+def _size(graph):
+    return sum(1 for _, d in graph.nodes(data=True) if d["kind"] != "frame")
+
+
+def _build(expr, depth, holes, letters, prefer):
     uses = uses_of([expr])[1]
     graph = nx.MultiGraph(boxes=[], texts=[])
     queue = [(expr, None, letters, "", 0)]  # (expression, parent node key, letters, title, depth)
     opened = {}  # expression -> box id (shared parts are opened once)
     used = set()  # index letters drawn so far: a frame's own summed indices get new ones
-    count = 0
     while queue:
         sub, parent, letters, title, level = queue.pop(0)
         if sub in opened and parent is not None:
@@ -70,7 +106,7 @@ def diagram(expr, depth=None, holes=(), max_nodes=60, letters=None, prefer=None)
             continue
         box = len(graph.graph["boxes"])
         opened[sub] = box
-        info = {"id": box, "title": title, "depth": level, "parent": parent, "panels": []}
+        info = {"id": box, "title": title, "depth": level, "parent": parent, "panels": [], "expr": sub}
         graph.graph["boxes"].append(info)
         if parent is not None:  # a frame node, the end of the dashed link from its parent
             graph.add_node(("box", box), kind="frame", label=title, box=box)
@@ -87,18 +123,55 @@ def diagram(expr, depth=None, holes=(), max_nodes=60, letters=None, prefer=None)
                 attrs = {k: v for k, v in data.items() if k not in ("label", "kind")}
                 node = data.get("expr")
                 kind = data["kind"]
-                label = data["label"] if node is None else _node_label(node, uses)
+                opens = kind in _ELEMENTWISE_BOX and (depth is None or level < depth)
+                label = data["label"] if node is None else _node_label(node, uses, opened=opens or node is None)
                 if node is not None and node in holes:
                     kind = "hole"
-                graph.add_node(node_key, **attrs, kind=kind, label=label, box=box, panel=panel)
-                count += 1
-                if kind in _ELEMENTWISE_BOX and (depth is None or level < depth) and count < max_nodes:
-                    for child, child_letters, child_title in _openings(node, data.get("legs", ()), uses):
+                openings = _openings(node, data.get("legs", ()), uses) if kind in _ELEMENTWISE_BOX else []
+                graph.add_node(node_key, **attrs, kind=kind, label=label, box=box, panel=panel,
+                               targets=tuple(c for c, _, _ in openings))
+                if opens:
+                    for child, child_letters, child_title in openings:
                         queue.append((child, node_key, child_letters, child_title, level + 1))
             for u, v, data in sub_graph.edges(data=True):
                 graph.add_edge((box, panel, u), (box, panel, v), kind="index", **data)
-    _layout(graph)
     return graph
+
+
+def _name_shared(graph):
+    """A frame that two or more nodes refer to (opened there or left closed) is named ``t0``, ``t1``, …:
+    its title says what it is (``t0 = W X + b 1ᵀ``), the nodes that use it show the name in place
+    of · (``tanh(t0)``, or ``t0`` for a sum or a network) and need no dashed link."""
+    frames = {info["expr"]: info for info in graph.graph["boxes"] if info["depth"] > 0}
+    refs = {}
+    for key, d in graph.nodes(data=True):
+        for target in d.get("targets", ()):
+            if target in frames:
+                refs.setdefault(frames[target]["id"], []).append(key)
+    count = 0
+    for info in graph.graph["boxes"]:
+        users = refs.get(info["id"], [])
+        if len(users) < 2:
+            continue
+        name = info["name"] = f"t{count}"
+        count += 1
+        formula = matrix_or_none(info["expr"])
+        if info["title"].startswith("argument of ") and formula is not None and len(formula) <= 28 \
+                and not re.search(r"\d\.\d{4}", formula):
+            info["title"] = formula
+        info["title"] = f"{name} = {info['title']}"
+        graph.nodes[("box", info["id"])]["label"] = info["title"]
+        for user in users:
+            d = graph.nodes[user]
+            single = len(d["targets"]) == 1
+            d["label"] = name if d["kind"] in ("add", "contract") or not single or "·" not in d["label"] \
+                else d["label"].replace("·", name, 1)
+            while graph.has_edge(user, ("box", info["id"])):
+                graph.remove_edge(user, ("box", info["id"]))
+    for key in list(graph.nodes):
+        graph.nodes[key].pop("targets", None)
+    for info in graph.graph["boxes"]:
+        info.pop("expr", None)
 
 
 def _terms(expr, top):
@@ -121,7 +194,8 @@ def _terms(expr, top):
 
 
 def _num(value):
-    return f"{value:g}".replace("-", "−")
+    """A scalar's exact text (``1/6``, ``1/sqrt(5)``, ``1e−05``) with a typographic minus."""
+    return _number(value).replace("-", "−")
 
 
 _SUPER = {2: "²", 3: "³", -1: "⁻¹", -2: "⁻²", 0.5: "^½"}
@@ -157,9 +231,16 @@ def _function_label(chain):
     return text
 
 
-def _node_label(node, uses):
+def _node_label(node, uses, opened=True):
+    """A node's label; a compound node left closed (not opened into a frame) shows its formula."""
     if isinstance(node, Tensor):
         return node.name
+    if isinstance(node, Constant):
+        return short_name(node).replace("-", "−")
+    if not opened and isinstance(node, (Apply, Add, Contract)):
+        text = matrix_or_none(node)
+        if text is not None and len(text) <= 18:
+            return text
     if isinstance(node, Apply):
         return _function_label(_chain(node, uses)[0])
     if isinstance(node, Add):
@@ -192,12 +273,13 @@ def _openings(node, legs, uses):
     """What a compound node opens into: ``[(expression, letters, frame title)]``."""
     if isinstance(node, Apply):
         chain, argument = _chain(node, uses)
-        title = f"argument of {_function_label(chain)}"
+        title = f"argument of {_function_label(chain[-1:])}"  # the innermost function's argument
         if _elementwise(chain[-1]):
             return [(argument, tuple(legs), title)]
         return [(c, None, title) for c in chain[-1].children]
     if isinstance(node, Add):
         return [(node, tuple(legs), _skeleton(node, uses, limit=40))]
     if isinstance(node, Contract):
-        return [(node, tuple(legs), "shared network")]
+        formula = short_formula(node, limit=20)
+        return [(node, tuple(legs), formula if formula != "contract" else "shared network")]
     return []

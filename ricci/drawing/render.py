@@ -12,7 +12,7 @@ import textwrap
 
 from ..expr import Tensor, topological_order
 from .diagram import _DOTS, DrawError, _check, diagram
-from .layout import _edge_curve, _extent
+from .layout import _UNIT, _edge_curve, _extent, _font_size, _half_size
 
 __all__ = ["draw", "draw_derivative", "to_svg"]
 
@@ -66,6 +66,7 @@ def _render(graph, ax, sizes=False):
             (px, py) = graph.nodes[parent]["pos"]
             bx, by, bw, bh = graph.graph["boxes"][graph.nodes[frame]["box"]]["bbox"]
             fx, fy = min(max(px, bx + 0.3), bx + bw - 0.3), by + bh
+            py -= _half_size(graph.nodes[parent]["kind"], graph.nodes[parent]["label"])[1]
             ax.plot([px, fx], [py, fy], linestyle=(0, (3, 3)), color="#999999", linewidth=0.9, zorder=1)
             continue
         groups.setdefault(tuple(sorted((u, v), key=repr)), []).append((u, v, d))
@@ -74,7 +75,8 @@ def _render(graph, ax, sizes=False):
             hole = "hole" in (graph.nodes[a]["kind"], graph.nodes[b]["kind"])
             colour = "#c0392b" if hole else "#333333"
             label = d["index"] + (f"={d['size']}" if sizes else "")
-            points, mid = _edge_curve(graph.nodes[u]["pos"], graph.nodes[v]["pos"], k, len(edges), u == v)
+            ends = tuple(_half_size(graph.nodes[n]["kind"], graph.nodes[n].get("label", "")) for n in (u, v))
+            points, mid = _edge_curve(graph.nodes[u]["pos"], graph.nodes[v]["pos"], k, len(edges), u == v, ends)
             ax.plot([p[0] for p in points], [p[1] for p in points], color=colour, linewidth=1.4,
                     linestyle="--" if hole else "-", zorder=1)
             if graph.nodes[a]["kind"] == "open" or graph.nodes[b]["kind"] == "open":
@@ -101,35 +103,34 @@ def _render(graph, ax, sizes=False):
             continue
         shape, fill, edge = _STYLE.get(kind, _STYLE["function"])
         label = d["label"]
-        size = 11 if len(label) <= 3 else (9 if len(label) <= 8 else 8)
+        size = _font_size(label)
+        hw, hh = _half_size(kind, label)
         if shape == "circle":
-            radius = max(0.3, 0.055 * len(label) + 0.12)
-            ax.add_patch(Circle((x, y), radius, facecolor=fill, edgecolor=edge, linewidth=1.4, zorder=3,
+            ax.add_patch(Circle((x, y), hw, facecolor=fill, edgecolor=edge, linewidth=1.4, zorder=3,
                                 linestyle="--" if kind == "hole" else "-"))
         elif shape == "small":
-            ax.add_patch(Circle((x, y), 0.2, facecolor=fill, edgecolor=edge, linewidth=1.1, zorder=3))
+            ax.add_patch(Circle((x, y), hw, facecolor=fill, edgecolor=edge, linewidth=1.1, zorder=3))
         elif shape == "square":
-            half = max(0.26, 0.05 * len(label) + 0.1)
-            ax.add_patch(Rectangle((x - half, y - 0.26), 2 * half, 0.52, facecolor=fill, edgecolor=edge,
+            ax.add_patch(Rectangle((x - hw, y - hh), 2 * hw, 2 * hh, facecolor=fill, edgecolor=edge,
                                    linewidth=1.2, zorder=3))
         else:
-            half = max(0.32, 0.06 * len(label) + 0.12)
-            ax.add_patch(FancyBboxPatch((x - half, y - 0.24), 2 * half, 0.48,
+            ax.add_patch(FancyBboxPatch((x - hw, y - hh), 2 * hw, 2 * hh,
                                         boxstyle="round,pad=0.02,rounding_size=0.12", facecolor=fill,
                                         edgecolor=edge, linewidth=1.3, zorder=3))
         ax.text(x, y, label, ha="center", va="center", fontsize=size, zorder=4,
                 color="#999999" if kind == "hole" else "#111111")
 
 
-def _figure_for(width, height, ax):
+def _figure_for(width, height, ax, title_room=0.0):
+    """A figure at the drawing's own scale (``_UNIT`` inches a layout unit), and axes filling it."""
     _, Figure = _matplotlib()
     if ax is not None:
         return ax.figure, ax
-    scale = 0.62
-    w = min(max(width * scale, 3.0), 24.0)
-    h = min(max(height * scale, 2.0), 18.0)
+    w = min(max(width * _UNIT, 3.0), 24.0)
+    h = min(max(height * _UNIT + title_room, 2.0), 18.0)
     fig = Figure(figsize=(w, h))
-    return fig, fig.add_axes((0.01, 0.01, 0.98, 0.98))
+    top = 1 - title_room / h
+    return fig, fig.add_axes((0.01, 0.01, 0.98, top - 0.01))
 
 
 def _save(fig, path):
@@ -164,7 +165,7 @@ def draw(expr, path=None, ax=None, depth=None, sizes=False, title=None, letters=
     """
     graph = diagram(_check(expr), depth=depth, letters=letters, prefer=prefer)
     x0, x1, y0, y1 = _extent(graph)
-    fig, ax = _figure_for(x1 - x0, y1 - y0 + (0.5 if title else 0), ax)
+    fig, ax = _figure_for(x1 - x0, y1 - y0, ax, title_room=0.4 if title else 0.0)
     _render(graph, ax, sizes=sizes)
     if title:
         ax.set_title(title, fontsize=11)
@@ -218,25 +219,41 @@ def draw_derivative(expr, wrt, path=None, cotangent=None, depth=None, sizes=Fals
                           if d["kind"] == "open" and d.get("box") == 0)
         letters = tuple(hole_legs) if result.ndim == wrt.ndim else tuple(x for _, x in top_open) + tuple(hole_legs)
     right = diagram(result, depth=depth, letters=letters, prefer=prefer)
-    (a0, a1, b0, b1), (c0, c1, d0, d1) = _extent(left), _extent(right)
-    _, Figure = _matplotlib()
-    widths = (a1 - a0, c1 - c0)
-    height = max(b1 - b0, d1 - d0) + 0.8
-    scale = 0.62
-    fig = Figure(figsize=(min(max(sum(widths) * scale + 0.6, 5.0), 28.0), min(max(height * scale, 2.5), 18.0)))
-    axes = fig.subplots(1, 2, gridspec_kw={"width_ratios": [max(w, 1.0) for w in widths],
-                                           "left": 0.01, "right": 0.99, "bottom": 0.01, "top": 0.86})
-    _render(left, axes[0], sizes=sizes)
-    _render(right, axes[1], sizes=sizes)
     occurrences = sum(1 for _, d in left.nodes(data=True) if d["kind"] == "hole")
     total = f" ({occurrences} occurrences: the derivative sums over them)" if occurrences > 1 else ""
-    for ax, text in ((axes[0], f"remove {wrt.name} (dashed): its legs become the free indices{total}"),
-                     (axes[1], caption)):
-        box = ax.get_position()
-        chars = max(int((box.x1 - box.x0) * fig.get_figwidth() * 11), 16)
-        fig.text((box.x0 + box.x1) / 2, 0.97, textwrap.fill(text, chars), ha="center", va="top", fontsize=9)
+    captions = (f"remove {wrt.name} (dashed): its legs become the free indices{total}", caption)
+    fig = _two_panels((left, right), captions, sizes)
     fig.ricci_diagram = (left, right)
     _save(fig, path)
+    return fig
+
+
+def _two_panels(graphs, captions, sizes):
+    """The two drawings side by side, or one above the other when that wastes less of the figure;
+    each sized to its own extent (no empty margins) under its caption."""
+    _, Figure = _matplotlib()
+    extents = [_extent(g) for g in graphs]
+    sizes_in = [((e[1] - e[0]) * _UNIT, (e[3] - e[2]) * _UNIT) for e in extents]
+    cap, gap = 0.45, 0.3  # inches: a caption's line, the space between the panels
+    side = (sizes_in[0][0] + sizes_in[1][0] + gap, max(h for _, h in sizes_in) + cap)
+    stacked = (max(w for w, _ in sizes_in), sizes_in[0][1] + sizes_in[1][1] + 2 * cap)
+    across = side[0] * side[1] <= stacked[0] * stacked[1] or side[0] <= 9.0
+    width, height = side if across else stacked
+    shrink = min(1.0, 28.0 / width, 18.0 / height)  # only a huge drawing is scaled down
+    fig = Figure(figsize=(width * shrink, height * shrink))
+    x, y = 0.0, height
+    for graph, (w, h), text in zip(graphs, sizes_in, captions):
+        top = height if across else y
+        rect = (x / width, (top - cap - h) / height, w / width, h / height)
+        ax = fig.add_axes(rect)
+        _render(graph, ax, sizes=sizes)
+        chars = max(int(w * shrink * 11), 16)
+        fig.text(rect[0] + rect[2] / 2, (top - 0.08) / height, textwrap.fill(text, chars), ha="center",
+                 va="top", fontsize=9)
+        if across:
+            x += w + gap
+        else:
+            y -= h + cap
     return fig
 
 
