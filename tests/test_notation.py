@@ -101,8 +101,8 @@ def operands(spec):
 
 
 MATRIX_CASES = {
-    "ij,jk->ik": "AB", "ij,kj->ik": "ABᵀ", "ji,jk->ik": "AᵀB", "ji,kj->ik": "(BA)ᵀ",
-    "ij,jk->ki": "(AB)ᵀ", "ij,ij->": "tr(AᵀB)", "ij,ji->": "tr(BA)", "ii->": "tr(A)", "ii->i": "diag(A)",
+    "ij,jk->ik": "AB", "ij,kj->ik": "ABᵀ", "ji,jk->ik": "AᵀB", "ji,kj->ik": "AᵀBᵀ",
+    "ij,jk->ki": "BᵀAᵀ", "ij,ij->": "tr(AᵀB)", "ij,ji->": "tr(BA)", "ii->": "tr(A)", "ii->i": "diag(A)",
     "ij->": "1ᵀ A 1", "ij->i": "A 1", "ij->j": "Aᵀ 1", "i->": "1ᵀ u", "i,i->": "uᵀv", "i,i->i": "u ⊙ v",
     "i,j->ij": "uvᵀ", "ij,j->i": "Au", "ij,i->j": "Aᵀu", "ij,j->ij": "A diag(u)", "ij,i->ij": "diag(u) A",
     "ij,jk,kl->il": "ABC", "ij,jk,j->ik": "A diag(u) B", "i,i,i->i": "u ⊙ v ⊙ w", "ij,ij,ij->ij": "A ⊙ B ⊙ C",

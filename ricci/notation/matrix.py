@@ -27,6 +27,7 @@ from .common import (
     _number,
 )
 from .matrix_rules import _reduce
+from .matrix_simplify import fraction, textbook
 from .matrix_terms import (
     _FORM_OF_NDIM,
     _T,
@@ -68,6 +69,7 @@ class _Matrix:
             self.named[node] = name
         self.raw = raw or {}  # node -> text written as is (names bound by the index printer)
         self.constants = {}
+        self.shown = {}  # the textbook pass's memo: term -> the term as written
 
     # -- nodes to terms ------------------------------------------------------
     def term(self, node):
@@ -138,7 +140,7 @@ class _Matrix:
             return self.ref(node, t)
         saved, self.bound_names, self.measuring = self.bound_names, {}, True
         try:
-            short = len(self.render(t)[0]) <= _SHORT
+            short = len(self.render(t)[0].replace("σ(", "sigmoid(")) <= _SHORT  # σ(Xw) is named: s
         finally:
             self.bound_names, self.measuring = saved, False
         return t if short else self.ref(node, t)
@@ -266,7 +268,12 @@ class _Matrix:
         self.bound_names = {}
         for key in sorted(self.refs):  # name shared parts, unless they are short; and big parts
             if counts[key] > 1 or (key in self.forced and counts[key]):
-                self.bound_names[key] = next(pool)
+                ref = self.refs[key][1]
+                if ref.op == "fn" and ref.args[0] == "sigmoid" and "s" not in taken:
+                    self.bound_names[key] = "s"  # s = σ(Xw), as the books name it
+                    taken.add("s")
+                else:
+                    self.bound_names[key] = next(pool)
         main = self.render(t)[0]
         defs = [(self.bound_names[k], self.render(self.refs[k][1])[0]) for k in sorted(self.bound_names)]
         consts = [(name, f"<constant of shape {node.shape}>" if node.name is None else constant_header(node))
@@ -296,6 +303,7 @@ class _Matrix:
         return text, prec
 
     def render(self, t):
+        t = textbook(t, self.shown)
         L = self.latex
         op = t.op
         if op == "atom":
@@ -313,7 +321,7 @@ class _Matrix:
             return self.render(self.refs[key][1])
         if op == "num":
             value = t.args[0]
-            return _number(value, not L), (0 if value >= 0 else 2)
+            return _exact(value, not L), (0 if value >= 0 else 2)
         if op == "zero":
             return "0", 0
         if op == "ones":
@@ -345,6 +353,9 @@ class _Matrix:
             return (rf"\mathbf{{1}} \oslash {base}" if L else f"1 ⊘ {base}"), 3
         if op == "fn":
             name, inner = t.args
+            if name == "sqrt" and inner.op == "norm2":  # sqrt(‖x‖²) = ‖x‖
+                text = self.render(inner.args[0])[0]
+                return (rf"\left\lVert {text} \right\rVert" if L else f"‖{text}‖"), 0
             text = self.render(inner)[0]
             if L:
                 if name == "sqrt":
@@ -354,7 +365,7 @@ class _Matrix:
                 return _LATEX_FUNCTIONS.get(name, rf"\operatorname{{{name}}}") + rf"\left({text}\right)", 0
             if name == "abs":
                 return f"|{text}|", 0
-            return f"{name}({text})", 0
+            return f"{'σ' if name == 'sigmoid' else name}({text})", 0
         if op == "norm2":
             text = self.render(t.args[0])[0]
             return (rf"\left\lVert {text} \right\rVert^{{2}}" if L else f"‖{text}‖²"), 0
@@ -387,15 +398,17 @@ class _Matrix:
             sign = minus if coef < 0 else ""
             sep = "·" if body[:1].isdigit() and not L else " "  # 2·1 1ᵀ, not 2 1 1ᵀ
             return (f"{sign}{number}{sep}{body}" if body else f"{sign}{number}"), 2
+        if op == "frac":
+            return self.quotient(*t.args)
         if op == "sum":
             terms, offset = t.args
             minus = "-" if L else "−"
-            parts = [_number(offset, not L)] if offset else []
+            parts = [_exact(offset, not L)] if offset else []
             for coef, term in terms:
                 piece = self.render(term)
                 if abs(coef) != 1:
                     body = self.wrap(piece, 2)[0]
-                    text = f"{_number(abs(coef))}{'·' if body[:1].isdigit() and not L else ' '}{body}"
+                    text = f"{_exact(abs(coef))}{'·' if body[:1].isdigit() and not L else ' '}{body}"
                 else:
                     text = self.wrap(piece, 3)[0]
                 if coef < 0:
@@ -404,6 +417,28 @@ class _Matrix:
                     parts.append(f"+ {text}" if parts else text)
             return " ".join(parts), 4
         raise AssertionError(op)  # pragma: no cover
+
+    def quotient(self, sign, p, num_scalars, inner, q, den_scalars):
+        """``sign · p · Π num_scalars · inner / (q · Π den_scalars)``: ``Xᵀ(s − y) / 5``, ``X / ‖X‖``."""
+        L = self.latex
+        minus = ("-" if L else "−") if sign < 0 else ""
+        num = [self.wrap(self.render(s), 1)[0] for s in num_scalars]
+        if inner is not None:
+            num.append(self.wrap(self.render(inner), 2 if not L or den_scalars else 2)[0])
+        den = ([_exact(q)] if q != 1 else []) + [self.wrap(self.render(s), 1)[0] for s in den_scalars]
+        den_text = self.juxtapose(den)
+        if L:
+            if not den_scalars:  # \frac{1}{5} X^\top (...)
+                return (f"{minus}\\frac{{{_exact(p)}}}{{{den_text}}} " + self.juxtapose(num)).rstrip(), 2
+            top = self.juxtapose(([_exact(p)] if p != 1 or not num else []) + num)
+            return f"{minus}\\frac{{{top}}}{{{den_text}}}", 2
+        if not num:
+            return f"{minus}{_exact(p)}/{den_text}", 2
+        top = self.juxtapose(([_exact(p)] if p != 1 else []) + num) if p == 1 else \
+            f"{_exact(p)}{'·' if num[0][:1].isdigit() else ' '}{self.juxtapose(num)}"
+        if len(den) > 1:
+            den_text = f"({den_text})"
+        return f"{minus}{top} / {den_text}", 2
 
     def juxtapose(self, pieces):
         if self.latex:
@@ -415,6 +450,16 @@ class _Matrix:
 
 
 _DECORATION = "ᵀ⁻¹²³⁴⁵⁶⁷⁸⁹⁰"
+
+
+def _exact(value, unicode_minus=False):
+    """A number as written: ``2``, ``0.2``, and ``1/3`` where the decimal would be rounded."""
+    text = _number(value, unicode_minus)
+    if isinstance(value, float) and len(repr(abs(value))) > 6:
+        pq = fraction(abs(value))
+        if pq is not None:
+            text = ("−" if unicode_minus else "-") * (value < 0) + f"{pq[0]}/{pq[1]}"
+    return text
 
 
 def _tight(text):

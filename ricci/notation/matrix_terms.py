@@ -7,14 +7,16 @@ made only through the constructors below, which keep them in a normal form:
 =================  ===============================================================
 constructor        simplification
 =================  ===============================================================
-``_T_of``          transpose pushed down when that shows fewer transposes:
-                   (AB)ᵀ = BᵀAᵀ, (Aᵀ)ᵀ = A, (X⁻¹)ᵀ = X⁻ᵀ; scalars, I, diag(·) unchanged
+``_T_of``          transpose pushed down when that shows fewer transposes, and
+                   always through products, as textbooks write them: (AB)ᵀ = BᵀAᵀ,
+                   (Aᵀ)ᵀ = A, (X⁻¹)ᵀ = X⁻ᵀ; scalars, I, diag(·) unchanged
 ``_prod``          nested products flattened, scales and scalar factors moved to the
                    front, identity factors dropped
 ``_scale``         nested scales and numbers merged into one coefficient
 ``_had``           nested ⊙ flattened, 1 ⊙ x = x, atoms and functions first
 ``_sum``           common coefficient taken out (2XW − 2Y = 2(XW − Y)); common left
-                   or right factor taken out (Ax + Aᵀx = (A + Aᵀ)x)
+                   or right factor taken out (Ax + Aᵀx = (A + Aᵀ)x); a common ⊙
+                   factor taken out (s − s ⊙ s = s ⊙ (1 − s)); A before Aᵀ
 ``_tr``            tr(AᵀA) = ‖A‖²
 ``_ones``...       the all-ones vector 1 and matrix 1 1ᵀ that write sums
 =================  ===============================================================
@@ -56,6 +58,8 @@ class _T:
         self.size = 1 + sum(t.size for t in subs) if size is None else size
         if op == "inv" and self.args[0].op == "T":  # X⁻ᵀ shows no transpose
             self.cost = self.args[0].args[0].cost
+        elif op == "T" and self.args[0].op == "prod":  # (BA)ᵀ costs more than AᵀBᵀ: textbooks distribute
+            self.cost = 1 + len(self.args[0].args) + self.args[0].cost
         else:
             own = 1 if op == "T" and self.args[0].op != "ones" else 0
             self.cost = own + sum(t.cost for t in subs)
@@ -213,10 +217,46 @@ def _sum(terms, offset, form):
         c, t = terms[0]
         return _scale(common * c, (), t)
     if offset == 0 and len(terms) > 1:
-        factored = _factor(terms)
+        factored = _factor(terms) or _factor_had(terms, form)
         if factored is not None:
             return _scale(common, (), factored)
+    if len(terms) == 2 and terms[0][0] == terms[1][0] and terms[0][1] == _T_of(terms[1][1]) \
+            and terms[0][1].cost > terms[1][1].cost:  # Aᵀ + A -> A + Aᵀ
+        terms = terms[::-1]
     return _scale(common, (), _T("sum", (tuple(terms), offset), form))
+
+
+def _had_parts(t):
+    """(coefficient, scalars, ⊙ factors) of a term."""
+    coef, scalars = 1.0, ()
+    if t.op == "scale" and t.args[2] is not None:
+        coef, scalars, t = t.args
+    return coef, scalars, (list(t.args) if t.op == "had" else [t])
+
+
+def _factor_had(terms, form):
+    """A factor every term has under ⊙, taken out: s − s ⊙ s -> s ⊙ (1 − s), a ⊙ b + a ⊙ c -> a ⊙ (b + c)."""
+    if form == "s":
+        return None
+    parts = [(c, _had_parts(t)) for c, t in terms]
+    if all(len(fs) == 1 for _, (_, _, fs) in parts):
+        return None
+    first = parts[0][1][2]
+    for f in first:
+        if f.op in ("num", "ones") or not all(f in fs for _, (_, _, fs) in parts):
+            continue
+        rest, offset = [], 0.0
+        for c, (k, s, fs) in parts:
+            left = list(fs)
+            left.remove(f)
+            if not left and not s:
+                offset += c * k
+            else:
+                rest.append((c, _scale(k, s, _had(left) if left else _T("num", (1.0,), "s"))))
+        if not rest:
+            return None
+        return _had([f, _sum(rest, offset, form)])
+    return None
 
 
 def _chain(t, expand=False):
