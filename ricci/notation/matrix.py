@@ -5,8 +5,32 @@ terms of :mod:`ricci.notation.matrix_terms`, bottom-up; an einsum network is
 rewritten into terms by the rules of :mod:`ricci.notation.matrix_rules`.
 Shared parts become refs, named after ``where`` when they occur more than
 once and are not short; :meth:`_Matrix.render` writes a term as text or
-LaTeX. :func:`to_matrix`, :func:`matrix_or_none` and :func:`short_formula`
-are the public entry points.
+LaTeX. Just before a term is written, :func:`ricci.notation.matrix_simplify.textbook`
+puts it in the form the textbooks print (fractions, quotients, signs).
+:func:`to_matrix`, :func:`matrix_or_none` and :func:`short_formula` are the
+public entry points.
+
+``to_matrix(expr, latex=True)`` (``expr.to_matrix(latex=True)``) writes the
+same formula as LaTeX for a paper or a notebook: ``^\\top`` and ``^{-\\top}``
+for ᵀ and ⁻ᵀ, ``\\odot`` for ⊙, ``\\frac`` for quotients, ``\\operatorname{diag}``,
+``\\operatorname{tr}``, ``\\det``, ``\\lVert x \\rVert`` for norms, ``\\sigma`` and
+``\\tanh``, ``\\mathbf{1}`` for the all-ones vector, and the shared parts after
+``\\quad\\text{where }``. The logistic-regression Hessian (Matrix Cookbook
+style: transposes on the factors, s = σ(Xw) named):
+
+>>> import ricci
+>>> X, w, y = ricci.Tensor("X", (5, 3)), ricci.Tensor("w", (3,)), ricci.Tensor("y", (5,))
+>>> H = ricci.hessian(ricci.mean(ricci.softplus(X @ w) - y * (X @ w)), w)
+>>> H.to_matrix()
+'Xᵀ diag(s ⊙ (1 − s)) X / 5  where s = σ(Xw)'
+>>> print(H.to_matrix(latex=True))
+\\frac{1}{5} X^\\top \\operatorname{diag}\\left(s \\odot \\left(1 - s\\right)\\right) X \\quad\\text{where } s = \\sigma\\left(X w\\right)
+>>> A, B, Z = (ricci.Tensor(n, (3, 3)) for n in "ABZ")
+>>> g = ricci.grad(ricci.trace(A @ Z @ B), Z)  # Matrix Cookbook (102)
+>>> g.to_matrix(), g.to_matrix(latex=True)
+('AᵀBᵀ', 'A^\\\\top B^\\\\top')
+>>> print(ricci.grad(ricci.norm(Z), Z).to_matrix(latex=True))  # Matrix Cookbook (127)
+\\frac{Z}{\\left\\lVert Z \\right\\rVert}
 """
 import itertools
 from collections import Counter
