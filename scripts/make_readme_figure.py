@@ -17,7 +17,8 @@ from ricci.notation import to_matrix
 OUT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "docs", "rnn_grad.png")
 
 
-def main(path=OUT):
+def figure(path=None):
+    """The README's figure (saved to ``path`` when given)."""
     nc, nx, m = 8, 4, 2
     L, Wx, (Wc, _, b, c_prev, x, _) = rnn_cell(nc, nx, m)
     # c as the demo builds it (expressions are interned: this is the same node)
@@ -26,8 +27,12 @@ def main(path=OUT):
     g = ricci.grad(L, Wx)
     formula = to_matrix(g, names={"c": c})
     title = f"∂L/∂W_x = {formula}" + ("" if " where " in formula else f",   c = {to_matrix(c)}")
+    return draw(g, path, title=title)
+
+
+def main(path=OUT):
     path = os.path.normpath(path)
-    draw(g, path, title=title)
+    figure(path)
     print(f"wrote {path}")
     return 0
 

@@ -228,6 +228,9 @@ def draw_derivative(expr, wrt, path=None, cotangent=None, depth=None, sizes=Fals
     return fig
 
 
+_FIT = 17.0  # inches (2550 pixels at 150 dpi): a larger figure is shown scaled down, its text tiny
+
+
 def _two_panels(graphs, captions, sizes):
     """The two drawings side by side, or one above the other when that wastes less of the figure;
     each sized to its own extent (no empty margins) under its caption."""
@@ -237,7 +240,8 @@ def _two_panels(graphs, captions, sizes):
     cap, gap = 0.45, 0.3  # inches: a caption's line, the space between the panels
     side = (sizes_in[0][0] + sizes_in[1][0] + gap, max(h for _, h in sizes_in) + cap)
     stacked = (max(w for w, _ in sizes_in), sizes_in[0][1] + sizes_in[1][1] + 2 * cap)
-    across = side[0] * side[1] <= stacked[0] * stacked[1] or side[0] <= 9.0
+    fits = [shape for shape in (side, stacked) if max(shape) <= _FIT]  # shown unscaled on a screen
+    across = min(fits or (side, stacked), key=lambda shape: (shape[0] * shape[1] if fits else max(shape))) is side
     width, height = side if across else stacked
     shrink = min(1.0, 28.0 / width, 18.0 / height)  # only a huge drawing is scaled down
     fig = Figure(figsize=(width * shrink, height * shrink))
