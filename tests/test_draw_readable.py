@@ -15,10 +15,10 @@ import ricci
 from ricci.demo import rnn_cell
 
 pytest.importorskip("matplotlib")
-from matplotlib.backends.backend_agg import FigureCanvasAgg  # noqa: E402
-from matplotlib.text import Text  # noqa: E402
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.text import Text
 
-from ricci.draw import diagram, draw, draw_derivative  # noqa: E402
+from ricci.draw import diagram, draw, draw_derivative
 
 DPI = 150  # the PNG resolution of ricci.draw
 MAX_PX = 2600  # a drawing wider or taller than this is shown scaled down: its text becomes tiny
