@@ -6,7 +6,11 @@ contracted index is an edge labelled with its letter; each free index is a
 dangling leg; an index shared by three or more tensors is a small black dot
 (a copy tensor) joining them. The argument of a function, the terms of a sum
 and a shared sub-network are drawn in their own frame, linked to their node
-by a dashed line. The layout is deterministic.
+by a dashed line; a frame that several nodes use is drawn once, named
+(``t0 = …``), and its uses show the name instead of a link. Levels are opened
+while the drawing keeps at most ``max_nodes`` nodes and fits 24 inches;
+deeper parts stay collapsed into one labelled box. Scalars are exact
+(``1/6``, ``1/sqrt(5)``). The layout is deterministic.
 
 matplotlib is needed only to draw (``pip install ricci[draw]``); the diagram
 itself (:func:`diagram`, a networkx graph) and :func:`to_dot` need only

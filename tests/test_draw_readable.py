@@ -167,3 +167,13 @@ def test_same_expression_same_drawing(tmp_path):
     draw(g, tmp_path / "one.svg")
     draw(g, tmp_path / "two.svg")
     assert (tmp_path / "one.svg").read_bytes() == (tmp_path / "two.svg").read_bytes()
+
+
+def test_draw_derivative_panels_do_not_reuse_a_name():
+    L, X = layer_norm()
+    left, right = draw_derivative(L, X).ricci_diagram
+
+    def names(graph):
+        return [b["name"] for b in graph.graph["boxes"] if b.get("name")]
+
+    assert names(left) and names(right) and not set(names(left)) & set(names(right))

@@ -40,7 +40,7 @@ def _check(expr, what="expr"):
     return expr
 
 
-def diagram(expr, depth=None, holes=(), max_nodes=60, letters=None, prefer=None):
+def diagram(expr, depth=None, holes=(), max_nodes=60, letters=None, prefer=None, first_name=0):
     """The drawing as a networkx MultiGraph with positions: what :func:`draw` and :func:`to_dot` show.
 
     Nodes are keyed ``(box, panel, key)``; attributes: ``kind`` (``input``,
@@ -54,7 +54,8 @@ def diagram(expr, depth=None, holes=(), max_nodes=60, letters=None, prefer=None)
     without it, levels are opened while the drawing keeps at most
     ``max_nodes`` nodes (deeper parts stay collapsed into one labelled box).
     A frame used from several places is drawn once and named (``t0 = …``);
-    its uses are labelled with the name instead of a dashed link.
+    its uses are labelled with the name instead of a dashed link; names start
+    at ``t<first_name>`` (drawings shown together do not reuse a name).
     Nodes in ``holes`` (Tensors) are drawn as removed. ``letters`` names the
     free indices and ``prefer`` maps tensors to letters for their axes.
 
@@ -67,24 +68,24 @@ def diagram(expr, depth=None, holes=(), max_nodes=60, letters=None, prefer=None)
     _check(expr)
     holes = set(holes)
     if depth is not None:
-        return _finish(_build(expr, depth, holes, letters, prefer))
+        return _finish(_build(expr, depth, holes, letters, prefer), first_name)
     # open one more level at a time while the drawing stays within max_nodes and _MAX_WIDTH
-    graph = _finish(_build(expr, 0, holes, letters, prefer))
+    graph = _finish(_build(expr, 0, holes, letters, prefer), first_name)
     level = 0
     while True:
         level += 1
         deeper = _build(expr, level, holes, letters, prefer)
         if max(b["depth"] for b in deeper.graph["boxes"]) < level or _size(deeper) > max_nodes:
-            return graph if _size(deeper) > max_nodes else _finish(deeper)
-        deeper = _finish(deeper)
+            return graph if _size(deeper) > max_nodes else _finish(deeper, first_name)
+        deeper = _finish(deeper, first_name)
         x0, x1, _, _ = _extent(deeper)
         if x1 - x0 > _MAX_WIDTH:
             return graph
         graph = deeper
 
 
-def _finish(graph):
-    _name_shared(graph)
+def _finish(graph, first_name=0):
+    _name_shared(graph, first_name)
     _layout(graph)
     return graph
 
@@ -138,7 +139,7 @@ def _build(expr, depth, holes, letters, prefer):
     return graph
 
 
-def _name_shared(graph):
+def _name_shared(graph, count=0):
     """A frame that two or more nodes refer to (opened there or left closed) is named ``t0``, ``t1``, …:
     its title says what it is (``t0 = W X + b 1ᵀ``), the nodes that use it show the name in place
     of · (``tanh(t0)``, or ``t0`` for a sum or a network) and need no dashed link."""
@@ -148,7 +149,6 @@ def _name_shared(graph):
         for target in d.get("targets", ()):
             if target in frames:
                 refs.setdefault(frames[target]["id"], []).append(key)
-    count = 0
     for info in graph.graph["boxes"]:
         users = refs.get(info["id"], [])
         if len(users) < 2:

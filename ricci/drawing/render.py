@@ -151,11 +151,12 @@ def _save(fig, path):
             raise DrawError(f"cannot write {str(path)!r}: {error.strerror or error}") from None
 
 
-def draw(expr, path=None, ax=None, depth=None, sizes=False, title=None, letters=None, prefer=None):
+def draw(expr, path=None, ax=None, depth=None, sizes=False, title=None, letters=None, prefer=None, max_nodes=60):
     """Draw ``expr``'s tensor network; save it to ``path`` (.png, .svg or .pdf) and return the figure.
 
     ``ax`` draws into existing matplotlib axes; ``depth`` limits how many
-    levels of function arguments are opened; ``sizes`` adds dimensions to
+    levels of function arguments are opened (without it, as many as keep
+    the drawing within ``max_nodes`` nodes); ``sizes`` adds dimensions to
     the index labels; ``letters`` names the free indices and ``prefer``
     maps Tensors to letters for their axes.
 
@@ -163,7 +164,7 @@ def draw(expr, path=None, ax=None, depth=None, sizes=False, title=None, letters=
     >>> A, B = ricci.Tensor("A", (2, 3)), ricci.Tensor("B", (3, 4))
     >>> fig = draw(ricci.einsum("ij,jk->ik", A, B))   # doctest: +SKIP
     """
-    graph = diagram(_check(expr), depth=depth, letters=letters, prefer=prefer)
+    graph = diagram(_check(expr), depth=depth, letters=letters, prefer=prefer, max_nodes=max_nodes)
     x0, x1, y0, y1 = _extent(graph)
     fig, ax = _figure_for(x1 - x0, y1 - y0, ax, title_room=0.4 if title else 0.0)
     _render(graph, ax, sizes=sizes)
@@ -218,7 +219,8 @@ def draw_derivative(expr, wrt, path=None, cotangent=None, depth=None, sizes=Fals
         top_open = sorted((d["position"], d["label"]) for _, d in left.nodes(data=True)
                           if d["kind"] == "open" and d.get("box") == 0)
         letters = tuple(hole_legs) if result.ndim == wrt.ndim else tuple(x for _, x in top_open) + tuple(hole_legs)
-    right = diagram(result, depth=depth, letters=letters, prefer=prefer)
+    named = sum(1 for b in left.graph["boxes"] if b.get("name"))
+    right = diagram(result, depth=depth, letters=letters, prefer=prefer, first_name=named)
     occurrences = sum(1 for _, d in left.nodes(data=True) if d["kind"] == "hole")
     total = f" ({occurrences} occurrences: the derivative sums over them)" if occurrences > 1 else ""
     captions = (f"remove {wrt.name} (dashed): its legs become the free indices{total}", caption)
