@@ -15,7 +15,7 @@ letters. Bad input prints one line on stderr and exits with status 2.
 >>> main(["grad", "ij,jk->ik"])
 C = einsum("ij,jk->ik", A, B)
 dA = einsum("ik,jk->ij", dC, B)  # dC Bᵀ
-dB = einsum("ik,ij->jk", dC, A)  # Aᵀ dC
+dB = einsum("ij,ik->jk", A, dC)  # Aᵀ dC
 0
 """
 import argparse

@@ -797,7 +797,40 @@ def _by_fingerprint(factor):
     return factor[0].fingerprint
 
 
-def _make_contract(out, factors, dims, shape):
+def _leaf_name(node):
+    """Inputs and named constants sort by name among factors that meet the output alike; the
+    rest after them ("~" sorts after letters and digits), by content."""
+    name = getattr(node, "name", None)
+    return name if isinstance(name, str) else "~"
+
+
+def _readable_order(factors, first, rank):
+    """A factor order that depends only on content and reads like the maths: start with the
+    factor whose legs meet the output first, then walk along shared indices (A, B, C for a
+    chain A B C), each time taking the neighbour that meets the output earliest, inputs by
+    name (u ⊙ v ⊙ w), the rest by content."""
+    n = len(factors)
+    if n < 2:
+        return list(range(n))
+    static = sorted(range(n), key=lambda i: (first[i], _leaf_name(factors[i][0]), rank[i]))
+    if n > 64:  # wide networks: the static order (the walk is quadratic)
+        return static
+    labels = [set(labs) for _, labs in factors]
+    placed, left = [], list(static)
+    while left:
+        pick = left[0]
+        if placed:
+            last = labels[placed[-1]]
+            for i in left:
+                if labels[i] & last:
+                    pick = i
+                    break
+        placed.append(pick)
+        left.remove(pick)
+    return placed
+
+
+def _make_contract(out, factors, dims, shape, n_big=1 << 30):
     # Labels are numbered in a canonical factor order (by content, then by how
     # legs meet the output), so contractions equal up to factor order and index
     # names are one node; the node keeps the factors in the order given.
@@ -828,7 +861,13 @@ def _make_contract(out, factors, dims, shape):
         pairs[i] = (c, tuple(c_labs))
         if not has_delta and isinstance(c, Delta):
             has_delta = True
-    c_factors = tuple(pairs)
+    # The node keeps its factors in an order that depends only on content, so the same
+    # expression prints the same whatever was built first (see _readable_order).
+    where_out = {lab: i for i, lab in enumerate(out)}
+    first = [min([where_out.get(lab, n_big) for lab in labs], default=n_big) for _, labs in factors]
+    rank = {i: r for r, i in enumerate(order)}
+    readable = _readable_order(factors, first, rank)
+    c_factors = tuple([pairs[i] for i in readable])
     c_ordered = tuple([pairs[i] for i in order])
     if c_ordered == c_factors:  # (pairs compare by identity first)
         c_ordered = c_factors

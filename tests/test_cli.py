@@ -34,7 +34,7 @@ def test_grad_matmul():
     assert out.stdout.splitlines() == [
         'C = einsum("ij,jk->ik", A, B)',
         'dA = einsum("ik,jk->ij", dC, B)  # dC Bᵀ',
-        'dB = einsum("ik,ij->jk", dC, A)  # Aᵀ dC',
+        'dB = einsum("ij,ik->jk", A, dC)  # Aᵀ dC',
     ]
 
 
@@ -44,18 +44,18 @@ def test_grad_wrt_and_shapes():
     assert out.stdout.splitlines() == [
         "# i=3, j=4, k=5",
         'C = einsum("ij,jk->ik", A, B)  # A: 3x4, B: 4x5 -> C: 3x5',
-        'dB = einsum("ik,ij->jk", dC, A)  # 4x5; Aᵀ dC',
+        'dB = einsum("ij,ik->jk", A, dC)  # 4x5; Aᵀ dC',
     ]
     by_name = ricci("grad", "ij,jk->ik", "--wrt", "B,A")
     assert [line.split(" =")[0] for line in by_name.stdout.splitlines()] == ["C", "dB", "dA"]
 
 
 @pytest.mark.parametrize("spec, expected", [
-    ("ii->", ['dA = einsum(",ai->ia", dB, eye(n_i))  # dB I']),  # a trace
-    ("i,i,i->i", ['dA = einsum("i,i,i->i", dD, B, C)  # dD ⊙ B ⊙ C']),  # a hyperedge
+    ("ii->", ['dA = einsum("ai,->ia", eye(n_i), dB)  # dB I']),  # a trace
+    ("i,i,i->i", ['dA = einsum("i,i,i->i", B, C, dD)  # B ⊙ C ⊙ dD']),  # a hyperedge
     ("i,j->ij", ['dA = einsum("ij,j->i", dC, B)  # dC B']),  # an outer product
     ("ij->", ['dA = einsum(",i,j->ij", dB, ones(n_i), ones(n_j))  # dB 1 1ᵀ']),  # a sum: broadcast back
-    ("...ij,...jk->...ik", ['dA = einsum("...ik,...jk->...ij", dC, B)']),
+    ("...ij,...jk->...ik", ['dA = einsum("...jk,...ik->...ij", B, dC)']),
 ])
 def test_grad_special_networks(spec, expected):
     out = ricci("grad", spec, "--wrt", "0")

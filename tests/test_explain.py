@@ -32,7 +32,7 @@ def test_rnn_derivation_steps():
     assert '  v2 = einsum("ab,bc->ac", W_x, x)' in lines
     assert "  tanh'(v4) = 1 - v5**2, joined to ḡ(v5) on a hyperedge over its indices ab:" in lines
     assert "  remove W_x[ab]: its legs ab become free indices; attach ḡ(v2) on the open legs ac:" in lines
-    assert '      ḡ(W_x) += einsum("ac,ac,bc->ab", 1 - v5**2, G, x)' in lines
+    assert '      ḡ(W_x) += einsum("ac,ac,bc->ab", G, 1 - v5**2, x)' in lines
     assert lines[-1] == "In matrix notation: (G ⊙ (1 − t ⊙ t))xᵀ  where t = tanh(W_c c_prev + W_x x + b 1ᵀ)"
 
 

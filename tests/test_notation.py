@@ -301,8 +301,8 @@ def test_latex_summation_convention():
 def test_latex_of_rnn_gradient():
     L, c, v = rnn()
     latex = ricci.grad(L, v["W_x"]).to_latex()
-    assert latex == (r"\mathrm{out}_{ij} = \left(1 - \tanh\left({W_{c}}_{il} {c_{\mathrm{prev}}}_{lk} + "
-                     r"{W_{x}}_{im} x_{mk} + b_{i}\right)^{2}\right) G_{ik} x_{jk}")
+    assert latex == (r"\mathrm{out}_{ij} = G_{ik} \left(1 - \tanh\left({W_{c}}_{il} {c_{\mathrm{prev}}}_{lk} + "
+                     r"{W_{x}}_{im} x_{mk} + b_{i}\right)^{2}\right) x_{jk}")
     assert balanced(latex)
 
 

@@ -76,3 +76,20 @@ def test_printed_calls_evaluate_under_numpy(rng):
     for e in exprs:
         got = eval(str(e), {"__builtins__": {}}, scope)  # noqa: S307
         np.testing.assert_allclose(got, e.evaluate(values), rtol=1e-12, err_msg=str(e))
+
+
+def test_printing_does_not_depend_on_what_was_built_first():
+    """An interned node's factor order comes from its content, not from the first builder."""
+    import subprocess
+    import sys
+
+    code = ("import ricci\n"
+            "A, B, C = (ricci.Tensor(n, (3, 3)) for n in 'ABC')\n"
+            "{first}\n"
+            "print(ricci.einsum('ij,jk,kl->il', A, B, C)); print(ricci.grad(ricci.sum(ricci.tanh(A @ B) * C), A))\n")
+    builds = ["pass", "ricci.einsum('jk,ij,kl->il', B, A, C); ricci.einsum('kl,jk,ij->il', C, B, A)",
+              "ricci.einsum('ab,bc,cd->ad', A, B, C).evaluate; (C.T @ B.T).T"]
+    texts = {subprocess.run([sys.executable, "-c", code.format(first=f)], capture_output=True, text=True,
+                            check=True).stdout for f in builds}
+    assert len(texts) == 1, texts
+    assert 'einsum("ab,bc,cd->ad", A, B, C)' in texts.pop()

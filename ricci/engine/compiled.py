@@ -10,7 +10,7 @@ def program(x0, x1):
     # x0: input 'W' (2, 3) float64
     # x1: input 'x' (3,) float64
     t0 = x0 @ x1  # ab,b->a
-    t1 = t0 @ x0  # a,ab->b
+    t1 = x0.T @ t0  # ab,a->b
     t1 *= 2.0
     return [t0, t1]
 """
