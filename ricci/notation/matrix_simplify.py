@@ -11,6 +11,7 @@ before                                 after
 ``0.2 Xᵀ(s − y)``                      ``Xᵀ(s − y) / 5`` (a proper fraction's denominator)
 ``(1 ⊘ sqrt(‖X‖²))X``                  ``X / ‖X‖`` (scalar reciprocals as quotients)
 ``−0.2 Xᵀ(y − s)``                     ``Xᵀ(s − y) / 5`` (a sign absorbed by a difference)
+``diag(w) diag(x^∘−2)``                ``diag(w ⊙ x^∘−2)`` (adjacent diagonals merged)
 =====================================  ==========================================
 
 The new operator is ``"frac"``: ``(sign, numerator coefficient, numerator
@@ -95,7 +96,20 @@ def _lift(t):
 def _rewrite(t):
     if t.op == "scale":
         return _quotient(*t.args, form=t.form)
+    if t.op == "prod" and any(a.op == "diag" and b.op == "diag" for a, b in zip(t.args, t.args[1:])):
+        return _merge_diagonals(t)
     return t
+
+
+def _merge_diagonals(t):
+    """diag(a) diag(b) = diag(a ⊙ b): one diagonal, as Parr and Howard write ∂(w ⊘ x)/∂x."""
+    out = []
+    for a in t.args:
+        if out and a.op == "diag" and out[-1].op == "diag":
+            out[-1] = _T("diag", (_had([out[-1].args[0], a.args[0]]),), out[-1].form)
+        else:
+            out.append(a)
+    return out[0] if len(out) == 1 else _T("prod", tuple(out), t.form)
 
 
 def _is_denominator(s):

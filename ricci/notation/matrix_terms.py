@@ -153,8 +153,9 @@ def _prod(factors):
 
 
 def _scale(coef, scalars, x):
-    """``coef · Π scalars · x`` (``x`` None for a pure scalar)."""
-    scalars = tuple(scalars)
+    """``coef · Π scalars · x`` (``x`` None for a pure scalar); traces after the other scalar
+    factors, as textbooks write ``det(X) tr(X⁻¹ dX)``."""
+    scalars = tuple(sorted(scalars, key=lambda t: t.op == "tr"))  # stable: the rest keep their order
     if x is not None and x.op == "scale":
         coef *= x.args[0]
         scalars += x.args[1]
