@@ -30,12 +30,12 @@ timing     n = 200,000 (``--small``: 20,000), X already in memory: ricci on nump
 
 Run::
 
-    python -m benchmarks.dask_outofcore            # full: 2,000,000 x 200, ~70 s on 2 cores
-    python -m benchmarks.dask_outofcore --small    # 200,000 x 200 out-of-core run, seconds
-    python -m benchmarks.dask_outofcore --save     # also write benchmarks/results/dask[_small].json
+    .venv/bin/python -m benchmarks.dask_outofcore            # full: 2,000,000 x 200, ~70 s on 2 cores
+    .venv/bin/python -m benchmarks.dask_outofcore --small    # 200,000 x 200 out-of-core run, seconds
+    .venv/bin/python -m benchmarks.dask_outofcore --save     # write benchmarks/results/dask[_small].json
 
-Without ``--save`` the JSON goes to a temporary file (its path is printed); ``--out PATH``
-writes it there.
+Without ``--save`` the JSON goes to benchmarks/out/dask[_small].json (untracked; its path is
+printed); ``--out PATH`` writes it there.
 """
 from __future__ import annotations
 
@@ -43,7 +43,6 @@ import argparse
 import json
 import os
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -58,8 +57,8 @@ import numpy as np
 
 from benchmarks import _paired as P
 from benchmarks._measure import environment, versions_line
+from benchmarks._paths import add_save_argument, output_path
 
-RESULTS_DIR = Path(__file__).resolve().parent / "results"
 P_FEATURES = 200
 CONFIG = {
     "full": {"n": 2_000_000, "chunk": 100_000, "sample": 200_000, "time_n": 200_000, "time_chunk": 100_000},
@@ -240,7 +239,7 @@ def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--small", action="store_true", help="200,000-row out-of-core run (seconds)")
     p.add_argument("--repeat", type=int, default=None, help="paired repetitions (default 9; small 5)")
-    p.add_argument("--save", action="store_true", help="write benchmarks/results/dask[_small].json")
+    add_save_argument(p)
     p.add_argument("--out", type=Path, default=None, help="write the JSON here")
     p.add_argument("--child-timeout", type=float, default=None)
     p.add_argument("--child", choices=["outofcore", "sample", "timing"], help=argparse.SUPPRESS)
@@ -279,12 +278,7 @@ def main(argv=None):
                "loadavg_start": P.loadavg(), "rows": rows, "elapsed_s": time.perf_counter() - start,
                "loadavg_end": P.loadavg()}
     print(f"total {payload['elapsed_s']:.0f} s")
-    if args.out is not None:
-        out = args.out
-    elif args.save:
-        out = RESULTS_DIR / f"dask{'_small' if args.small else ''}.json"
-    else:
-        out = Path(tempfile.gettempdir()) / f"ricci_dask{'_small' if args.small else ''}.json"
+    out = output_path(f"dask{'_small' if args.small else ''}.json", args.save, args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(payload, indent=2) + "\n")
     print(f"wrote {out}")

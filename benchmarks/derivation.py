@@ -35,14 +35,15 @@ The growth exponent is the slope of log(time) against log(depth), fitted over
 depths >= 8 (all depths when fewer than 3 are that deep): 1 means linear.
 Target: ricci's derivation time linear in depth (slope <= 1.2): MET/MISSED.
 
-Results: benchmarks/results/derivation.json (derivation_small.json for
-``--sizes small``; ``--out`` wins).
+Results: derivation.json (derivation_small.json for ``--sizes small``) in
+benchmarks/out/ (untracked) unless ``--save`` writes benchmarks/results/;
+``--out`` wins.
 
 Run (from the repository root)::
 
-    python benchmarks/derivation.py                  # depths up to 256 / 128
-    python benchmarks/derivation.py --sizes small    # depths 1..4, ~15 s
-    python benchmarks/derivation.py --methods ricci,jax --max-depth 64
+    .venv/bin/python benchmarks/derivation.py                  # depths up to 256 / 128
+    .venv/bin/python benchmarks/derivation.py --sizes small    # depths 1..4, ~15 s
+    .venv/bin/python benchmarks/derivation.py --methods ricci,jax --max-depth 64
 """
 from __future__ import annotations
 
@@ -64,13 +65,13 @@ if str(ROOT) not in sys.path:  # benchmark the checkout this script lives in
 import numpy as np  # noqa: E402
 
 from benchmarks._measure import child_env, environment, versions_line  # noqa: E402
+from benchmarks._paths import add_save_argument, output_path  # noqa: E402
 
 METHODS = ["ricci", "tensorgrad", "tensorgrad-shared", "jax"]
 PEER = {"tensorgrad": "tensorgrad", "tensorgrad-shared": "tensorgrad", "jax": "jax"}
 MODELS = {"mlp": [2**k for k in range(9)], "rnn": [2**k for k in range(8)]}
 DEPTH_NAME = {"mlp": "L (layers)", "rnn": "T (steps)"}
 N, NX, B = 16, 8, 8
-RESULTS_DIR = ROOT / "benchmarks" / "results"
 LINEAR_SLOPE = 1.2  # "linear": fitted exponent at most this
 FIT_MIN_DEPTH = 8
 REPEAT_BUDGET_S = 2.0
@@ -415,6 +416,7 @@ def main(argv=None):
     p.add_argument("--timeout-s", type=float, default=None,
                    help="kill a method's child after this long (default 900 s, 120 s with --sizes small)")
     p.add_argument("--out", type=Path, default=None, help="JSON output path")
+    add_save_argument(p)
     p.add_argument("--child", choices=METHODS, help=argparse.SUPPRESS)
     p.add_argument("--plan", help=argparse.SUPPRESS)
     args = p.parse_args(argv)
@@ -489,7 +491,7 @@ def main(argv=None):
         print(line)
     elapsed = time.perf_counter() - t0
 
-    out = args.out or RESULTS_DIR / ("derivation_small.json" if small else "derivation.json")
+    out = output_path("derivation_small.json" if small else "derivation.json", args.save, args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     payload = {"benchmark": "derivation", "width": N, "batch": B, "nx": NX, "repeat": args.repeat,
                "limit_s": limit_s, "linear_slope": LINEAR_SLOPE, "fit_min_depth": FIT_MIN_DEPTH,

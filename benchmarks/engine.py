@@ -38,14 +38,16 @@ exists, otherwise ``ricci.evaluate(exprs, inputs)`` -- the header and the
 JSON say which.  ricci and its reference are interleaved block by block
 (each block >= 10 ms of calls, ``--repeat`` repetitions, the order flipped
 every repetition) and the median of the per-repetition ratios ricci /
-reference is reported, with the quartiles in the JSON.
+reference is reported, with the quartiles in the JSON: engine[_small].json in
+benchmarks/out/ (untracked) unless ``--save`` writes benchmarks/results/;
+``--out`` wins.
 
 Run::
 
-    python -m benchmarks.engine                 # full sizes, a few minutes
-    python -m benchmarks.engine --sizes small   # seconds
-    python benchmarks/engine.py --part attention,hvp
-    python benchmarks/engine.py --profile rnn --sizes small   # where ricci's time goes, and its program
+    .venv/bin/python -m benchmarks.engine                 # full sizes, a few minutes
+    .venv/bin/python -m benchmarks.engine --sizes small   # seconds
+    .venv/bin/python benchmarks/engine.py --part attention,hvp
+    .venv/bin/python benchmarks/engine.py --profile rnn --sizes small   # where ricci's time goes, and its program
 """
 from __future__ import annotations
 
@@ -66,8 +68,8 @@ import numpy as np  # noqa: E402
 
 from benchmarks import _paired as P  # noqa: E402
 from benchmarks._measure import environment, versions_line  # noqa: E402
+from benchmarks._paths import add_save_argument, output_path  # noqa: E402
 
-RESULTS_DIR = Path(__file__).resolve().parent / "results"
 PARTS = ("rnn_cell", "attention", "rnn", "hvp")
 
 SIZES = {
@@ -404,6 +406,7 @@ def main(argv=None):
     p.add_argument("--repeat", type=int, default=None, help="paired repetitions (default 21; small 5)")
     p.add_argument("--child-timeout", type=float, default=None, help="seconds per case (default 240; small 60)")
     p.add_argument("--out", type=Path, default=None)
+    add_save_argument(p)
     p.add_argument("--profile", choices=PARTS, default=None,
                    help="profile ricci's call for the first size of one part (float64) and print its program")
     p.add_argument("--child", choices=PARTS, help=argparse.SUPPRESS)
@@ -468,7 +471,7 @@ def main(argv=None):
                "repeat": args.repeat, "rows": rows,
                "elapsed_s": time.perf_counter() - start, "loadavg_end": P.loadavg()}
     print(f"total {payload['elapsed_s']:.0f} s")
-    out = args.out or RESULTS_DIR / f"engine{'_small' if small else ''}.json"
+    out = output_path(f"engine{'_small' if small else ''}.json", args.save, args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(payload, indent=2) + "\n")
     print(f"wrote {out}")

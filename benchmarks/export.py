@@ -21,16 +21,15 @@ median of the per-repetition ratios ricci / torch is reported with its quartiles
 
 Run::
 
-    python -m benchmarks.export                 # about a minute; JSON to a temporary file
-    python -m benchmarks.export --save          # ... to benchmarks/results/export.json
-    python -m benchmarks.export --sizes small   # seconds
+    .venv/bin/python -m benchmarks.export                 # about a minute; JSON to benchmarks/out/export.json
+    .venv/bin/python -m benchmarks.export --save          # ... to benchmarks/results/export.json
+    .venv/bin/python -m benchmarks.export --sizes small   # seconds
 """
 from __future__ import annotations
 
 import argparse
 import json
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -45,8 +44,8 @@ import numpy as np
 
 from benchmarks import _paired as P
 from benchmarks._measure import environment, versions_line
+from benchmarks._paths import add_save_argument, output_path
 
-RESULTS = Path(__file__).resolve().parent / "results" / "export.json"
 TARGET = 1.2
 SIZES = {"rnn_cell": {"all": (1024, 512, 64), "small": (64, 32, 8)},
          "attention": {"all": (8, 256, 64), "small": (2, 32, 16)}}
@@ -117,7 +116,7 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", choices=("all", "small"), default="all")
     parser.add_argument("--repeat", type=int, default=21)
-    parser.add_argument("--save", action="store_true", help=f"write the JSON to {RESULTS}")
+    add_save_argument(parser)
     parser.add_argument("--out", type=Path, default=None, help="write the JSON here instead")
     args = parser.parse_args(argv)
     P.limit_threads(1)
@@ -153,7 +152,7 @@ def main(argv=None):
             print(f"{case:10} {tuple(size)!s:16} {row['dtype']:8} {row['ricci_s'] * 1e3:9.3f} "
                   f"{row['torch_s'] * 1e3:9.3f} {row['ratio']:6.2f}  ({r['q25']:.2f}-{r['q75']:.2f})  "
                   f"<= {TARGET} {P.verdict(row['met'])}{'' if agree else '  RESULTS DISAGREE'}", flush=True)
-    out = args.out or (RESULTS if args.save else Path(tempfile.gettempdir()) / "ricci_export_benchmark.json")
+    out = output_path(f"export{'_small' if args.sizes == 'small' else ''}.json", args.save, args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     record = {"benchmark": "export", "sizes": args.sizes, "rows": rows, "blas": P.blas_info(),
               "torch": torch.__version__, "environment": env}

@@ -101,14 +101,15 @@ Targets (printed as MET / MISSED, never asserted):
     T3  ricci's factored matrix-factorization Hessian at (m, n, k) = (1000, 300,
         20) evaluates in milliseconds (median below 10 ms) and is correct.
 
-Results go to benchmarks/results/hessian.json (hessian_small.json for
-``--sizes small``, hessian_custom.json for explicit sizes; ``--out`` wins).
+Results go to hessian.json (hessian_small.json for ``--sizes small``,
+hessian_custom.json for explicit sizes) in benchmarks/out/ (untracked) unless ``--save``
+writes benchmarks/results/; ``--out`` wins.
 
 Run (from the repository root)::
 
-    python benchmarks/hessian.py                   # n = 100, 300, 1000, 3000 (+ (1000, 300, 20))
-    python benchmarks/hessian.py --sizes small     # smoke test: n = 100 only
-    python benchmarks/hessian.py --sizes 100,300 --peers jax --repeat 3
+    .venv/bin/python benchmarks/hessian.py                   # n = 100, 300, 1000, 3000 (+ (1000, 300, 20))
+    .venv/bin/python benchmarks/hessian.py --sizes small     # smoke test: n = 100 only
+    .venv/bin/python benchmarks/hessian.py --sizes 100,300 --peers jax --repeat 3
 """
 from __future__ import annotations
 
@@ -132,10 +133,10 @@ if str(ROOT) not in sys.path:  # benchmark the checkout this script lives in
 import numpy as np  # noqa: E402
 
 from benchmarks._measure import environment  # noqa: E402
+from benchmarks._paths import add_save_argument, output_path  # noqa: E402
 
 SIZES = [100, 300, 1000, 3000]
 MF_CASE = (1000, 300, 20)
-RESULTS_DIR = ROOT / "benchmarks" / "results"
 TARGET_RATIO = 1.5
 MF_TARGET_S = 0.010
 PREDICT_EXPONENT = 1.5
@@ -1011,6 +1012,7 @@ def main(argv=None):
                    help="threads for every method (BLAS, OpenMP, XLA, torch); default 1, "
                         "0 = each library's own default (see the module docstring)")
     p.add_argument("--out", type=Path, default=None, help="JSON output path")
+    add_save_argument(p)
     p.add_argument("--child", choices=list(GROUP_METHODS), help=argparse.SUPPRESS)
     args = p.parse_args(argv)
     if args.repeat is None:
@@ -1050,7 +1052,7 @@ def main(argv=None):
     print(f"\ntotal benchmark time {elapsed:.1f} s")
 
     name = {"all": "hessian.json", "small": "hessian_small.json"}.get(args.sizes, "hessian_custom.json")
-    out = args.out or RESULTS_DIR / name
+    out = output_path(name, args.save, args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     payload = {"benchmark": "hessian", "dtype": "float64", "repeat": args.repeat, "sizes": sizes,
                "threads": args.threads,

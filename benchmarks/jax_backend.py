@@ -10,14 +10,14 @@ one BLAS/XLA thread. Reported: the median of paired per-repetition ratios ricci 
 Targets (issue 10): RNN-cell gradient <= 1.2x at every size; 256-layer MLP and 100-step
 RNN gradients <= 1.2x per call; attention (8, 256, 64) <= 1.0x.
 
-Results go to a temporary file unless ``--save`` writes ``benchmarks/results/jax_backend.json``.
+Results go to ``benchmarks/out/jax_backend[_small].json`` (untracked) unless ``--save`` writes
+``benchmarks/results/jax_backend[_small].json``; ``--out PATH`` writes them there.
 """
 from __future__ import annotations
 
 import argparse
 import json
 import sys
-import tempfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -28,6 +28,7 @@ pin_blas_threads(1)
 import numpy as np  # noqa: E402
 
 from benchmarks import _paired as P  # noqa: E402
+from benchmarks._paths import add_save_argument, output_path  # noqa: E402
 
 SIZES = {"all": {"rnn_cell": [(64, 32, 8), (256, 128, 32), (1024, 512, 64)], "mlp": (256, 32, 8),
                  "rnn": 100, "attention": (8, 256, 64)},
@@ -163,14 +164,15 @@ def run(sizes, repeats):
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--small", action="store_true", help="small sizes (a quick run)")
-    p.add_argument("--save", action="store_true", help="write benchmarks/results/jax_backend.json")
+    add_save_argument(p)
+    p.add_argument("--out", type=Path, default=None, help="write the JSON here")
     p.add_argument("--repeats", type=int, default=15)
     args = p.parse_args(argv)
     P.limit_threads(1)
     P.print_load()
     rows = run(SIZES["small" if args.small else "all"], args.repeats)
-    out = (Path(__file__).resolve().parent / "results" / "jax_backend.json" if args.save
-           else Path(tempfile.gettempdir()) / "ricci_jax_backend.json")
+    out = output_path(f"jax_backend{'_small' if args.small else ''}.json", args.save, args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps({"rows": rows, "blas": P.blas_info()}, indent=1, default=str))
     print(f"saved {out}")
 

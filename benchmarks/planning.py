@@ -44,13 +44,13 @@ rtol 1e-8) against a numpy implementation of the textbook formula
 (np.einsum with optimize="optimal") -- a plan is only interesting if it
 computes the right thing.
 
-Results go to benchmarks/results/planning.json (planning_small.json for
-``--sizes small``; ``--out`` wins).
+Results go to planning.json (planning_small.json for ``--sizes small``) in
+benchmarks/out/ (untracked) unless ``--save`` writes benchmarks/results/; ``--out`` wins.
 
 Run (from the repository root)::
 
-    python benchmarks/planning.py                 # the full sizes
-    python benchmarks/planning.py --sizes small   # smoke test: dimensions / 10
+    .venv/bin/python benchmarks/planning.py                 # the full sizes
+    .venv/bin/python benchmarks/planning.py --sizes small   # smoke test: dimensions / 10
 """
 from __future__ import annotations
 
@@ -68,8 +68,8 @@ import numpy as np  # noqa: E402
 import opt_einsum  # noqa: E402
 
 from benchmarks._measure import environment  # noqa: E402
+from benchmarks._paths import add_save_argument, output_path  # noqa: E402
 
-RESULTS_DIR = ROOT / "benchmarks" / "results"
 RTOL = 1e-8
 MiB = 2.0**20
 
@@ -422,6 +422,7 @@ def main(argv=None):
     p.add_argument("--optimal-max", type=int, default=10,
                    help="run opt_einsum 'optimal' only on networks with at most this many operands")
     p.add_argument("--out", type=Path, default=None, help="JSON output path")
+    add_save_argument(p)
     args = p.parse_args(argv)
     small = args.sizes == "small"
 
@@ -443,7 +444,7 @@ def main(argv=None):
     elapsed = time.perf_counter() - start
     print(f"\ntotal time {elapsed:.1f} s")
 
-    out = args.out or RESULTS_DIR / ("planning_small.json" if small else "planning.json")
+    out = output_path("planning_small.json" if small else "planning.json", args.save, args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     payload = {"benchmark": "planning", "sizes": args.sizes, "optimal_max": args.optimal_max,
                "environment": env, "elapsed_s": elapsed, "summary": summary, "rows": rows}

@@ -7,14 +7,17 @@
     derivation_vs_depth.png  time to derive vs depth (MLP layers, RNN steps), log-log,
                              with a slope-1 (linear) guide
 
-Inputs: rnn_memory.json and derivation.json in ``--results-dir`` (default
-benchmarks/results); with ``--small`` the *_small.json files, and the PNGs get
-a ``_small`` suffix.  A missing JSON file is skipped with a note.
+Inputs: rnn_memory.json and derivation.json in ``--results-dir``; with ``--small`` the
+*_small.json files, and the PNGs get a ``_small`` suffix.  A missing JSON file is skipped
+with a note.  Both folders default to the untracked benchmarks/out/ (where the benchmarks
+write by default); ``--save`` reads and rewrites the committed benchmarks/results/.
 
 Run (from the repository root)::
 
-    python benchmarks/plots.py            # full results
-    python benchmarks/plots.py --small
+    .venv/bin/python benchmarks/plots.py            # benchmarks/out/*.json -> benchmarks/out/*.png
+    .venv/bin/python benchmarks/plots.py --small
+    .venv/bin/python benchmarks/plots.py --save     # regenerate the committed PNGs
+    .venv/bin/python benchmarks/plots.py --results-dir benchmarks/results   # committed JSON -> out/
 """
 from __future__ import annotations
 
@@ -24,7 +27,11 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-RESULTS_DIR = ROOT / "benchmarks" / "results"
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from benchmarks._paths import RESULTS_DIR, add_save_argument, output_dir  # noqa: E402
+
 MiB = 2.0**20
 RSS_FLOOR = 2**19  # RSS deltas below 0.5 MiB are noise and are not plotted
 
@@ -191,11 +198,14 @@ def make_plots(results_dir=RESULTS_DIR, out_dir=None, small=False, quiet=False):
 
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    p.add_argument("--results-dir", type=Path, default=RESULTS_DIR, help="where the JSON results are")
-    p.add_argument("--out-dir", type=Path, default=None, help="where to write the PNGs (default: results dir)")
+    p.add_argument("--results-dir", type=Path, default=None,
+                   help="where the JSON results are (default: benchmarks/out/; with --save benchmarks/results/)")
+    p.add_argument("--out-dir", type=Path, default=None,
+                   help="where to write the PNGs (default: benchmarks/out/; with --save benchmarks/results/)")
     p.add_argument("--small", action="store_true", help="plot the *_small.json results into *_small.png")
+    add_save_argument(p)
     args = p.parse_args(argv)
-    make_plots(args.results_dir, args.out_dir, args.small)
+    make_plots(args.results_dir or output_dir(args.save), args.out_dir or output_dir(args.save), args.small)
     return 0
 
 

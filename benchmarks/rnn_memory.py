@@ -58,18 +58,19 @@ and the target line "ricci.grad within 1.5x of handwritten in memory
 Nothing is asserted; timings whose median exceeds 1.25x their fastest repeat
 are flagged as noisy.
 
-Results go to benchmarks/results/rnn_memory.json (rnn_memory_small.json for
-``--sizes small``, rnn_memory_custom.json for explicit sizes; ``--out`` wins).
+Results go to rnn_memory.json (rnn_memory_small.json for ``--sizes small``,
+rnn_memory_custom.json for explicit sizes) in benchmarks/out/ (untracked) unless ``--save``
+writes benchmarks/results/; ``--out`` wins.
 
 Run (from the repository root)::
 
-    python benchmarks/rnn_memory.py                 # all sizes, float64
-    python benchmarks/rnn_memory.py --sizes small   # smoke test, (64, 32, 8); < 20 s
-    python benchmarks/rnn_memory.py --dtype float32 --repeat 11
-    python benchmarks/rnn_memory.py --sizes 512x256x32,4096x2048x128
-    python benchmarks/rnn_memory.py --methods handwritten,ricci.grad
-    python benchmarks/rnn_memory.py --threads 1     # steadier on a busy machine
-    python benchmarks/rnn_memory.py --profile       # where ricci's per-call time goes
+    .venv/bin/python benchmarks/rnn_memory.py                 # all sizes, float64
+    .venv/bin/python benchmarks/rnn_memory.py --sizes small   # smoke test, (64, 32, 8); < 20 s
+    .venv/bin/python benchmarks/rnn_memory.py --dtype float32 --repeat 11
+    .venv/bin/python benchmarks/rnn_memory.py --sizes 512x256x32,4096x2048x128
+    .venv/bin/python benchmarks/rnn_memory.py --methods handwritten,ricci.grad
+    .venv/bin/python benchmarks/rnn_memory.py --threads 1     # steadier on a busy machine
+    .venv/bin/python benchmarks/rnn_memory.py --profile       # where ricci's per-call time goes
 """
 from __future__ import annotations
 
@@ -89,6 +90,7 @@ import numpy as np  # noqa: E402
 
 from benchmarks._measure import (  # noqa: E402
     child_env, disable_numpy_hugepages, environment, median_time, peak_memory, versions_line)
+from benchmarks._paths import add_save_argument, output_path  # noqa: E402
 
 SIZES = [(64, 32, 8), (128, 64, 16), (256, 128, 32), (512, 256, 32), (1024, 512, 64), (2048, 1024, 128)]
 METHODS = ["handwritten", "ricci.grad", "ricci.jacobian", "naive", "jax.grad", "jax.jacrev", "torch.autograd"]
@@ -96,7 +98,6 @@ MEASURE = {"handwritten": "tracemalloc", "ricci.grad": "tracemalloc", "ricci.jac
            "naive": "tracemalloc", "jax.grad": "rss", "jax.jacrev": "rss", "torch.autograd": "rss"}
 PEER = {"jax.grad": "jax", "jax.jacrev": "jax", "torch.autograd": "torch"}
 ARG_ORDER = ("Wc", "Wx", "b", "c_prev", "x", "G")
-RESULTS_DIR = ROOT / "benchmarks" / "results"
 TARGET_RATIO = 1.5
 TENS_OF_MIB = 64 * 2**20
 RSS_FLOOR = 2**19  # below ~0.5 MiB RSS deltas are noise (per-CPU batched kernel counters, resident heap)  # "ricci stays within a few tens of MiB"
@@ -597,6 +598,7 @@ def main(argv=None):
     p.add_argument("--threads", type=int, default=None,
                    help="BLAS/OpenMP/XLA/torch threads in the children (default: the libraries' own)")
     p.add_argument("--out", type=Path, default=None, help="JSON output path")
+    add_save_argument(p)
     p.add_argument("--profile", action="store_true",
                    help="only profile ricci.grad's per-call time at the first size, then exit")
     p.add_argument("--child", choices=METHODS, help=argparse.SUPPRESS)
@@ -639,7 +641,7 @@ def main(argv=None):
     elapsed = time.perf_counter() - t0
 
     name = {"all": "rnn_memory.json", "small": "rnn_memory_small.json"}.get(args.sizes, "rnn_memory_custom.json")
-    out = args.out or RESULTS_DIR / name
+    out = output_path(name, args.save, args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     payload = {"benchmark": "rnn_memory", "dtype": args.dtype, "repeat": args.repeat,
                "budget_bytes": budget, "target_ratio": TARGET_RATIO, "threads": args.threads,

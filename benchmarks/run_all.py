@@ -1,4 +1,4 @@
-"""Run every ricci benchmark, then the plots: one command for all of benchmarks/results/.
+"""Run every ricci benchmark, then the plots: one command for all the JSON results and PNGs.
 
 Steps, in order (each in its own Python process, so one failing step does not
 stop the others, and memory from one cannot skew the next):
@@ -14,12 +14,16 @@ stop the others, and memory from one cannot skew the next):
 A benchmark module that does not exist (yet) is skipped with a printed note.
 Each benchmark module is called as ``main(["--sizes", "small"|"all", "--out", PATH])``.
 
+Everything goes to the untracked benchmarks/out/ unless ``--save`` asks to update the
+committed results in benchmarks/results/ (``--out-dir`` wins over both).
+
 Run (from the repository root)::
 
-    python -m benchmarks                 # everything, full sizes (tens of minutes)
-    python -m benchmarks --small         # quick variant: *_small.json / *_small.png
-    python benchmarks/run_all.py --only rnn_memory,plots
-    python benchmarks/run_all.py --small --out-dir /tmp/bench   # results elsewhere
+    .venv/bin/python -m benchmarks                 # everything, full sizes -> benchmarks/out/
+    .venv/bin/python -m benchmarks --small         # quick variant: *_small.json / *_small.png
+    .venv/bin/python -m benchmarks --save          # update the committed benchmarks/results/
+    .venv/bin/python benchmarks/run_all.py --only rnn_memory,plots
+    .venv/bin/python benchmarks/run_all.py --small --out-dir /tmp/bench   # results elsewhere
 """
 from __future__ import annotations
 
@@ -33,7 +37,8 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-RESULTS_DIR = ROOT / "benchmarks" / "results"
+from benchmarks._paths import SAVE_HELP, output_dir  # noqa: E402
+
 BENCHMARKS = ["rnn_memory", "derivation", "hessian", "planning", "scaling", "engine"]
 STEPS = BENCHMARKS + ["plots"]
 _RUNNER = "import sys; from benchmarks.{0} import main; sys.exit(main(sys.argv[1:]))"
@@ -47,13 +52,22 @@ def run_benchmark(name, small, out_dir, extra=()):
     return proc.returncode
 
 
+def resolve_out_dir(out_dir=None, save=False):
+    """Where a run writes: ``out_dir`` when given, else benchmarks/results/ with ``save``, else
+    the untracked benchmarks/out/."""
+    return Path(out_dir) if out_dir is not None else output_dir(save)
+
+
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--small", action="store_true", help="the quick variant (smallest sizes / depths)")
-    p.add_argument("--out-dir", type=Path, default=RESULTS_DIR, help="where JSON and PNG results go")
+    p.add_argument("--out-dir", type=Path, default=None,
+                   help="where JSON and PNG results go (default: benchmarks/out/; with --save benchmarks/results/)")
+    p.add_argument("--save", action="store_true", help=SAVE_HELP)
     p.add_argument("--only", default=None, help="comma-separated steps to run, of " + ", ".join(STEPS))
     p.add_argument("--skip", default="", help="comma-separated steps to leave out")
     args = p.parse_args(argv)
+    args.out_dir = resolve_out_dir(args.out_dir, args.save)
     steps = [s.strip() for s in (args.only or ",".join(STEPS)).split(",") if s.strip()]
     skip = {s.strip() for s in args.skip.split(",") if s.strip()}
     unknown = [s for s in steps + sorted(skip) if s not in STEPS]

@@ -41,13 +41,15 @@ compared calls are interleaved block by block and the median of the paired
 per-repetition ratios is reported.  Every part runs in child processes with a
 time limit, so a slow or crashing engine shows up as a row that says so
 instead of stopping the run; a depth that takes longer than ``--depth-budget``
-seconds stops the larger depths.
+seconds stops the larger depths.  Results: scaling[_small].json in
+benchmarks/out/ (untracked) unless ``--save`` writes benchmarks/results/;
+``--out`` wins.
 
 Run::
 
-    python -m benchmarks.scaling                # full sizes, a few minutes
-    python -m benchmarks.scaling --sizes small  # seconds
-    python benchmarks/scaling.py --part depth --depths 1000,3000
+    .venv/bin/python -m benchmarks.scaling                # full sizes, a few minutes
+    .venv/bin/python -m benchmarks.scaling --sizes small  # seconds
+    .venv/bin/python benchmarks/scaling.py --part depth --depths 1000,3000
 """
 from __future__ import annotations
 
@@ -70,8 +72,8 @@ import numpy as np  # noqa: E402
 
 from benchmarks import _paired as P  # noqa: E402
 from benchmarks._measure import environment, versions_line  # noqa: E402
+from benchmarks._paths import add_save_argument, output_path  # noqa: E402
 
-RESULTS_DIR = Path(__file__).resolve().parent / "results"
 MiB = 2**20
 
 DEPTHS = {"all": [1000, 2000, 5000, 10000], "small": [100, 200]}
@@ -535,6 +537,7 @@ def main(argv=None):
                    help="seconds per (structure, form) child of the width part (default 30; small 30)")
     p.add_argument("--mlp-max-flops", type=float, default=2e10, help="do not time a gradient planned above this")
     p.add_argument("--out", type=Path, default=None)
+    add_save_argument(p)
     p.add_argument("--child", choices=["depth", "depth-trace", "width", "mlp"], help=argparse.SUPPRESS)
     p.add_argument("--structure", default="ring", help=argparse.SUPPRESS)
     p.add_argument("--form", default="einsum", help=argparse.SUPPRESS)
@@ -591,7 +594,7 @@ def main(argv=None):
     payload["elapsed_s"] = time.perf_counter() - start
     payload["loadavg_end"] = P.loadavg()
     print(f"\ntotal {payload['elapsed_s']:.0f} s")
-    out = args.out or RESULTS_DIR / f"scaling{'_small' if small else ''}.json"
+    out = output_path(f"scaling{'_small' if small else ''}.json", args.save, args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(payload, indent=2) + "\n")
     print(f"wrote {out}")

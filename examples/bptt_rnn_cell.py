@@ -20,7 +20,7 @@ every step, J = Σ_t Σ a⟨t⟩ ⊙ G⟨t⟩; ricci's gradients (one reverse sw
 shared DAG) are checked against the hand-written BPTT loop that accumulates the
 per-step formulas above, and against finite differences.
 
-Run: python examples/bptt_rnn_cell.py
+Run: .venv/bin/python examples/bptt_rnn_cell.py
 """
 import numpy as np
 

@@ -22,7 +22,7 @@ Every entry is checked against central finite differences and the closed form,
 and every differential against ⟨gradient, dX⟩ — the inner-product notation
 dφ = G : dX of the second answer.
 
-Run: python examples/matrix_differentials.py
+Run: .venv/bin/python examples/matrix_differentials.py
 """
 import numpy as np
 

@@ -19,7 +19,7 @@ intermediate at n_c=1024, n_x=512, m=64, checks the gradient there against the
 closed form and a directional finite difference, and checks every gradient of the
 cell against full central finite differences at a small size.
 
-Run: python examples/minibatch_rnn_cell.py
+Run: .venv/bin/python examples/minibatch_rnn_cell.py
 """
 import numpy as np
 from _check import (

@@ -20,7 +20,7 @@ Reproduces tutorial seed 001 (notes on the paper by Terence Parr and Jeremy Howa
 
 Everything is checked against central finite differences and the closed forms.
 
-Run: python examples/parr_howard.py
+Run: .venv/bin/python examples/parr_howard.py
 """
 import numpy as np
 

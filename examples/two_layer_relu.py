@@ -19,7 +19,7 @@ differentiating the rest of the network; each is checked against finite
 differences and against the hand-written backward pass (with the transposes the
 question leaves out: ∂L/∂W2 = H2ᵀ ∂L/∂H3, ∂L/∂H2 = ∂L/∂H3 W2ᵀ, ...).
 
-Run: python examples/two_layer_relu.py
+Run: .venv/bin/python examples/two_layer_relu.py
 """
 import numpy as np
 

@@ -36,7 +36,8 @@ from .draw import draw, draw_derivative
 from .explain import explain
 from .structured import Structured
 from .linalg import det, inv, logdet, solve, trace
-from .nn import binary_cross_entropy, cross_entropy, gelu, log_softmax, logsumexp, norm, norm2, softmax
+from .nn import (binary_cross_entropy, cross_entropy, gelu, log_softmax, logsumexp, norm, norm2, softmax,
+                 squared_norm)
 from .broadcasting import broadcast_arrays, broadcast_shapes, broadcast_to
 from .shaping import expand_dims, mean, moveaxis, squeeze, swapaxes, transpose
 from .indexing import concatenate, reshape, stack
@@ -56,7 +57,7 @@ __all__ = [
     "reshape", "concatenate", "stack", "max", "min", "IndexingError",
     "tanh", "exp", "log", "sigmoid", "relu", "step", "sqrt", "abs", "sign", "sin", "cos", "power",
     "inv", "det", "logdet", "trace", "solve",
-    "softmax", "logsumexp", "log_softmax", "cross_entropy", "norm2", "norm",
+    "softmax", "logsumexp", "log_softmax", "cross_entropy", "squared_norm", "norm2", "norm",
     "softplus", "log_sigmoid", "log1p", "expm1", "logaddexp", "erf", "erfc", "binary_cross_entropy", "gelu",
     "grad", "vjp", "jvp", "jacobian", "hessian", "hvp", "backprop", "forward",
     "evaluate", "compile", "Function", "cost", "Cost", "Structured",

@@ -150,16 +150,32 @@ def cross_entropy(logits, labels, axis=-1, reduction="sum"):
     return total * (1.0 / rows) if reduction == "mean" else total
 
 
-def norm2(x):
-    """Squared Frobenius norm Σ x², a scalar.
+def squared_norm(x):
+    """Squared Frobenius norm Σ x² over every element, a scalar: ``np.sum(x * x)``.
+
+    Not numpy's 2-norm: ``np.linalg.norm(x, 2)`` of a matrix is its largest singular value.
+    ``ricci.norm(x)``, the Frobenius norm, is the square root of this. ``ricci.norm2`` is the
+    same function under its older name, kept as an alias.
 
     >>> import numpy as np, ricci
-    >>> float(ricci.norm2(ricci.Tensor("x", (2,)))(x=np.array([3.0, 4.0])))
+    >>> x = ricci.Tensor("x", (2,))
+    >>> float(ricci.squared_norm(x)(x=np.array([3.0, 4.0])))   # 3² + 4²
     25.0
+    >>> W = ricci.Tensor("W", (2, 2))
+    >>> ricci.grad(ricci.squared_norm(W), W)(W=np.array([[1.0, 2.0], [3.0, 4.0]]))   # 2 W
+    array([[2., 4.],
+           [6., 8.]])
+    >>> ricci.norm2 is ricci.squared_norm
+    True
     """
-    x = as_expr(x, "argument of norm2")
+    x = as_expr(x, "argument of squared_norm")
     own = tuple(range(x.ndim))
     return contract((), [(x, own), (x, own)])
+
+
+#: The older name of :func:`squared_norm` (the squared Frobenius norm Σ x², not numpy's
+#: 2-norm); the same function, kept so existing code runs. Prefer ``squared_norm``.
+norm2 = squared_norm
 
 
 def norm(x):
@@ -171,7 +187,7 @@ def norm(x):
     """
     from .primitives import sqrt
 
-    return sqrt(norm2(x))
+    return sqrt(squared_norm(x))
 
 
 # -- stable logistic and Gaussian composites (built on ricci.special) -----------
