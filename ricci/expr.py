@@ -342,11 +342,12 @@ class Expr(NumpyOperators):
 
         return network(self)
 
-    def to_einsum(self, name=None):
-        """The expression as a short program of einsum calls (:func:`ricci.notation.to_einsum`)."""
+    def to_einsum(self, name=None, imports=True):
+        """The expression as a short program of einsum calls that runs under numpy
+        (:func:`ricci.notation.to_einsum`; ``imports=False``: the bare program ``str`` shows)."""
         from .notation import to_einsum
 
-        return to_einsum(self, name=name)
+        return to_einsum(self, name=name, imports=imports)
 
     def to_latex(self, name="out"):
         """Index notation with the summation convention, as LaTeX, the free indices on ``name``

@@ -329,16 +329,17 @@ def test_plain_index_notation():
 def test_to_einsum_is_the_printed_program():
     L, c, v = rnn()
     g = ricci.grad(L, v["W_x"])
-    assert g.to_einsum() == str(g)
-    assert to_einsum(g, name="dW_x").startswith("dW_x = einsum(")
+    assert g.to_einsum(imports=False) == str(g)
+    assert to_einsum(g, name="dW_x", imports=False).startswith("dW_x = einsum(")
+    assert g.to_einsum().startswith("import numpy\nfrom numpy import einsum, ones, tanh\n")
     A, B = ricci.Tensor("A", (2, 3)), ricci.Tensor("B", (3, 4))
-    assert to_einsum(E("ij,jk->ik", A, B)) == 'einsum("ab,bc->ac", A, B)'
+    assert to_einsum(E("ij,jk->ik", A, B), imports=False) == 'einsum("ab,bc->ac", A, B)'
 
 
 def test_printed_broadcast_is_valid_numpy(rng):
     a, b = ricci.Tensor("a", (3,)), ricci.Tensor("b", (4,))
     g = ricci.grad(E("i,j->", a, b), a)
-    assert g.to_einsum() == 'broadcast_to(einsum("a->", b), (3,))'  # no ones vector in the text
+    assert g.to_einsum(imports=False) == 'broadcast_to(einsum("a->", b), (3,))'  # no ones vector in the text
     bv = rng.standard_normal(4)
     np.testing.assert_allclose(np.broadcast_to(np.einsum("a->", bv), (3,)), g(a=np.ones(3), b=bv))
     X, m = ricci.Tensor("X_bcast_print", (4, 6)), ricci.Tensor("m_bcast_print", (4,))

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 import ricci
-from conftest import fresh_name
+from conftest import fresh_name, rand
 from ricci.printing import _number
 
 VALUES = [2.0, -3.0, 0.5, 0.125, 1e-05, 1e300, 0.1, 0.15, 1 / 3, -1 / 6, 1 / 7, 1 / 12, 2 / 3,
@@ -93,3 +93,25 @@ def test_printing_does_not_depend_on_what_was_built_first():
                             check=True).stdout for f in builds}
     assert len(texts) == 1, texts
     assert 'einsum("ab,bc,cd->ad", A, B, C)' in texts.pop()
+
+
+def test_to_einsum_text_runs_under_numpy(rng):
+    """to_einsum's text, executed with only the inputs bound, gives ricci's values (our own text)."""
+    W, x, b = ricci.Tensor(fresh_name("W"), (4, 3)), ricci.Tensor(fresh_name("x"), (3, 5)), ricci.Tensor(fresh_name("b"), (4,))
+    A = ricci.Tensor(fresh_name("A"), (3, 3))
+    c = ricci.tanh(W @ x + b[:, None])
+    L = ricci.sum(ricci.softplus(c) * ricci.sigmoid(c)) + ricci.logdet(A) + ricci.sum(ricci.solve(A, x) ** 2)
+    Y = ricci.Constant(np.eye(5)[[0, 1, 2, 3]], name=fresh_name("Y"))
+    exprs = [c, L, ricci.grad(L, W), ricci.grad(L, A), ricci.hessian(L, b),
+             ricci.grad(ricci.cross_entropy(c, Y.value), W),
+             ricci.softmax(c, axis=1) / np.sqrt(5), ricci.max(c, axis=1), ricci.where(c > 0, c, -np.inf)[1:, ::2]]
+    values = {W.name: rand((4, 3), rng), x.name: rand((3, 5), rng), b.name: rand((4,), rng),
+              A.name: rand((3, 3), rng) + 3 * np.eye(3)}
+    for e in exprs:
+        text = e.to_einsum(name="out")
+        scope = dict(values)
+        if "C0 = ..." in text:  # an unnamed constant: the text says to bind it
+            scope["C0"] = Y.value
+            text = text.replace("C0 = ...", "pass  #")
+        exec(compile(text, "<to_einsum>", "exec"), scope)  # noqa: S102
+        np.testing.assert_allclose(scope["out"], e.evaluate(values), rtol=1e-11, atol=1e-12, err_msg=text)
