@@ -17,7 +17,7 @@ import re
 
 import numpy as np
 
-__all__ = ["preamble", "DEFINITIONS"]
+__all__ = ["DEFINITIONS", "bind_constants", "preamble"]
 
 _LINALG = {"inv", "det", "solve", "slogdet"}
 
@@ -43,7 +43,7 @@ DEFINITIONS = {
 
 _CALL = re.compile(r"\b([A-Za-z_]\w*)\(")
 _WORD = re.compile(r"\b(inf|nan)\b")
-_PLACEHOLDER = re.compile(r"^(\w+) = <constant (?:of shape )?(.*)>$", re.M)
+_PLACEHOLDER = re.compile(r"^(\w+) = <constant (?:of shape )?(.*)>$", re.MULTILINE)
 
 
 def bind_constants(text):
