@@ -1,6 +1,6 @@
 """Regenerate docs/rnn_grad.png, the README's drawing of the RNN-cell gradient.
 
-    python scripts/make_readme_figure.py
+    .venv/bin/python scripts/make_readme_figure.py
 
 The drawing is deterministic: running the script again gives the same file.
 """
