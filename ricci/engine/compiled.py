@@ -172,6 +172,14 @@ class Function:
         for name in self.names:
             value = given[name]
             shapes[name] = tuple((value if type(value) is np.ndarray else as_array(name, value, backend)).shape)
+        extra = [n for n in given if n not in tensors]
+        if extra:  # inputs the expression lost (jacobian(X, X) is δ⊗δ): their declared shapes still bind sizes
+            tensors = dict(tensors)
+            for name, tensor in _declared(extra).items():
+                value = given[name]
+                shape = tuple(getattr(value, "shape", None) or np.shape(value))
+                if len(shape) == tensor.ndim:
+                    tensors[name], shapes[name] = tensor, shape
         return self._at(bind(tensors, shapes, self.dimensions, sizes))(given, memory_budget=memory_budget,
                                                                       backend=backend)
 
@@ -318,6 +326,20 @@ class Function:
 
     def __repr__(self):
         return f"<ricci.Function of {len(self.roots)} expression(s) of inputs {list(self.names)}>"
+
+
+def _declared(names):
+    """The live Tensors of these names that have named dimensions (one per name, if unambiguous)."""
+    from ..expr import _interned_refs
+
+    found = {}
+    for key, ref in list(_interned_refs.items()):
+        if type(key) is tuple and len(key) == 3 and key[0] == "tensor" and key[1] in names \
+                and any(type(d) is str for d in key[2]):
+            node = ref()
+            if node is not None:
+                found.setdefault(key[1], []).append(node)
+    return {name: nodes[0] for name, nodes in found.items() if len(nodes) == 1}
 
 
 def _check_backend(backend):
