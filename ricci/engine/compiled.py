@@ -15,6 +15,7 @@ def program(x0, x1):
     return [t0, t1]
 """
 import difflib
+import gc
 import threading
 from collections import OrderedDict
 
@@ -332,8 +333,15 @@ def _declared(names):
     """The live Tensors of these names that have named dimensions (one per name, if unambiguous)."""
     from ..expr import _interned_refs
 
+    enabled = gc.isenabled()
+    gc.disable()  # a collection's weakref callbacks would remove keys while we copy
+    try:
+        items = list(_interned_refs.items())
+    finally:
+        if enabled:
+            gc.enable()
     found = {}
-    for key, ref in list(_interned_refs.items()):
+    for key, ref in items:
         if type(key) is tuple and len(key) == 3 and key[0] == "tensor" and key[1] in names \
                 and any(type(d) is str for d in key[2]):
             node = ref()
