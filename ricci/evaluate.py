@@ -142,16 +142,11 @@ def _concrete(roots, given, sizes):
         if sizes:
             bind({}, {}, names, sizes)  # (refuses a size of a name the expression does not have)
         return roots
-    from .engine.compiled import _declared
+    from .engine.compiled import with_lost_inputs
 
     tensors = _merge_inputs(list(roots))
     shapes = {name: _shape_of(value) for name, value in given.items() if name in tensors}
-    extra = [n for n in given if n not in tensors]
-    if extra:  # inputs the expression lost (a Hessian δ⊗δ): their declared shapes still bind sizes
-        tensors = dict(tensors)
-        for name, tensor in _declared(extra).items():
-            if len(_shape_of(given[name])) == tensor.ndim:
-                tensors[name], shapes[name] = tensor, _shape_of(given[name])
+    tensors, shapes = with_lost_inputs(tensors, shapes, given, _shape_of)
     return specialize(roots, bind(tensors, shapes, names, sizes))
 
 

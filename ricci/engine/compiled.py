@@ -173,14 +173,7 @@ class Function:
         for name in self.names:
             value = given[name]
             shapes[name] = tuple((value if type(value) is np.ndarray else as_array(name, value, backend)).shape)
-        extra = [n for n in given if n not in tensors]
-        if extra:  # inputs the expression lost (jacobian(X, X) is δ⊗δ): their declared shapes still bind sizes
-            tensors = dict(tensors)
-            for name, tensor in _declared(extra).items():
-                value = given[name]
-                shape = tuple(getattr(value, "shape", None) or np.shape(value))
-                if len(shape) == tensor.ndim:
-                    tensors[name], shapes[name] = tensor, shape
+        tensors, shapes = with_lost_inputs(tensors, shapes, given)
         return self._at(bind(tensors, shapes, self.dimensions, sizes))(given, memory_budget=memory_budget,
                                                                       backend=backend)
 
@@ -327,6 +320,21 @@ class Function:
 
     def __repr__(self):
         return f"<ricci.Function of {len(self.roots)} expression(s) of inputs {list(self.names)}>"
+
+
+def with_lost_inputs(tensors, shapes, given, shape_of=None):
+    """``(tensors, shapes)`` extended by the given inputs the expression lost (``jacobian(X, X)``
+    is δ⊗δ: X is not in it), whose declared shapes still bind the named sizes."""
+    extra = [n for n in given if n not in tensors]
+    if not extra:
+        return tensors, shapes
+    tensors, shapes = dict(tensors), dict(shapes)
+    for name, tensor in _declared(extra).items():
+        value = given[name]
+        shape = shape_of(value) if shape_of else tuple(value.shape) if hasattr(value, "shape") else np.shape(value)
+        if len(shape) == tensor.ndim:
+            tensors[name], shapes[name] = tensor, shape
+    return tensors, shapes
 
 
 def _declared(names):
