@@ -41,7 +41,12 @@ def set_memory_budget(nbytes):
 
 
 def get_memory_budget():
-    """The current memory budget in bytes (default 2 GiB)."""
+    """The current memory budget in bytes (default 2 GiB; see :func:`set_memory_budget`).
+
+    >>> import ricci
+    >>> ricci.get_memory_budget() == 2 * 1024**3
+    True
+    """
     return get_budget()
 
 
@@ -112,7 +117,16 @@ def evaluate(exprs, inputs=None, *, optimize="auto", memory_budget=None, structu
 
 @dataclass(frozen=True)
 class Cost:
-    """What evaluating will cost: FLOPs and the largest tensor computed (elements and bytes)."""
+    """What evaluating will cost: FLOPs and the largest tensor computed (elements and bytes).
+
+    >>> import ricci
+    >>> W, v = ricci.Tensor("W_cost_doc", (4, 3)), ricci.Tensor("v_cost_doc", (3,))
+    >>> c = ricci.cost(W @ v)
+    >>> c.flops, c.largest_intermediate, c.largest_bytes, c.dtype
+    (24, 4, 32, 'float64')
+    >>> print(c)
+    24 FLOPs; largest intermediate 4 elements (32 B as float64)
+    """
 
     flops: int
     largest_intermediate: int

@@ -68,7 +68,18 @@ def _find(parent, lab):
 
 
 class Structured:
-    """``T[i…] = core[i at core_axes] · Π δ(i_a, i_b)`` for each delta pair ``(a, b)`` of axes."""
+    """``T[i…] = core[i at core_axes] · Π δ(i_a, i_b)`` for each delta pair ``(a, b)`` of axes.
+
+    What ``evaluate(..., structured=True)`` returns for a result that is mostly identity:
+    the core is stored, the deltas are not.
+
+    >>> import numpy as np, ricci
+    >>> U, V = ricci.Tensor("U_st_doc", (100, 2)), ricci.Tensor("V_st_doc", (5, 2))
+    >>> H = ricci.hessian(ricci.squared_norm(ricci.einsum("ik,jk->ij", U, V)), U)   # 2 δ ⊗ VᵀV
+    >>> h = H.evaluate({"U_st_doc": np.ones((100, 2)), "V_st_doc": np.ones((5, 2))}, structured=True)
+    >>> h.shape, h.core.shape, h.deltas, h.nbytes, h.dense_nbytes
+    ((100, 2, 100, 2), (2, 2), ((0, 2),), 32, 320000)
+    """
 
     def __init__(self, core, core_axes, deltas, shape):
         self.core, self.core_axes, self.deltas, self.shape = core, tuple(core_axes), tuple(deltas), tuple(shape)

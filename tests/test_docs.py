@@ -30,8 +30,6 @@ DOCS = ROOT / "docs"
 # Public functions and classes whose docstrings had no '>>>' example when the API reference
 # was written. Shrink it as examples are added; never grow it.
 WITHOUT_EXAMPLES = frozenset({
-    "backprop", "forward",
-    "Function", "Cost", "Structured", "get_memory_budget",
     "to_source",  # its example is in the module docstring (ricci.source)
     # errors: one-line class docstrings
     "RicciError", "SubscriptError", "OperandError", "OperandTypeError", "ShapeError",

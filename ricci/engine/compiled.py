@@ -94,7 +94,14 @@ class Function:
     (for float64 inputs of the declared shapes). Over named dimensions
     (:mod:`ricci.symbolic`) the sizes are bound from the inputs (or given as
     ``sizes={"batch": 7}``) and a concrete function is cached per binding
-    (:meth:`at`).
+    (:meth:`at`). Torch, jax, cupy and dask inputs run on their own library
+    (:mod:`ricci.backends`).
+
+    >>> import numpy as np, ricci
+    >>> x = ricci.Tensor("x_fn_doc", (3,))
+    >>> f = ricci.compile(ricci.exp(x))
+    >>> f, f.names, f(x_fn_doc=np.zeros(3))
+    (<ricci.Function of 1 expression(s) of inputs ['x_fn_doc']>, ('x_fn_doc',), array([1., 1., 1.]))
     """
 
     def __init__(self, exprs, optimize="auto", memory_budget=None):
