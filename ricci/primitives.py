@@ -70,6 +70,28 @@ class Primitive:
         return f"<primitive {self.name}>"
 
 
+class WeightedElementwise(Primitive):
+    """An element-wise function of equal-shape arguments whose partial derivatives are
+    expressions (``weights(node)``, one per argument): its vjp is each weight joined to the
+    cotangent on a hyperedge, its jvp the weighted sum of the tangents. logaddexp, maximum
+    and minimum are such functions."""
+
+    def weights(self, node):
+        raise NotImplementedError
+
+    def vjp(self, node, cotangent, k, needed):
+        o, own = outer_labels(k), tuple(range(node.ndim))
+        for i, (child, weight) in enumerate(zip(node.children, self.weights(node))):
+            if child in needed:
+                yield i, contract(o + own, [(weight, own), (cotangent, o + own)])
+
+    def jvp(self, node, tangents):
+        own = tuple(range(node.ndim))
+        terms = [(1.0, contract(own, [(weight, own), (tangent, own)]))
+                 for weight, tangent in zip(self.weights(node), tangents) if tangent is not None]
+        return add(terms) if terms else Zeros(node.shape)
+
+
 class Elementwise(Primitive):
     """A unary element-wise function with a derivative given as an expression."""
 

@@ -43,9 +43,9 @@ import numpy as np
 from .backends import array_namespace, numpy_dtype
 from .broadcasting import broadcast_shapes, broadcast_to
 from .errors import ArgumentError, DtypeError, OperandTypeError, ShapeError
-from .expr import Apply, Constant, Expr, Zeros, add, apply, as_expr, contract
+from .expr import Apply, Constant, Expr, Zeros, add, apply, as_expr
 from .operators import _is_scalar, _scalar
-from .primitives import Primitive, outer_labels, register
+from .primitives import Primitive, WeightedElementwise, register
 
 __all__ = [
     "clip",
@@ -406,7 +406,7 @@ def where(condition, x, y):
 
 
 # -- maximum and minimum ----------------------------------------------------------
-class Extremum(Primitive):
+class Extremum(WeightedElementwise):
     """``np.maximum``/``np.minimum`` of two equal-shape arguments (or one and a number parameter).
 
     The derivative goes to the larger (smaller) argument, ½ to each at a tie (JAX's rule).
@@ -425,25 +425,13 @@ class Extremum(Primitive):
         other = values[1] if len(values) == 2 else params[0]
         return _apply(self.ufunc, values[0], other, dtype)
 
-    def _weights(self, node):
+    def weights(self, node):
         a = node.children[0]
         b = node.children[1] if len(node.children) == 2 else node.params[0]
         tie = 0.5 * _compare("equal", a, b)
         yield tie + _compare(self.wins, a, b)
         if len(node.children) == 2:
             yield tie + _compare(self.wins, b, a)
-
-    def vjp(self, node, cotangent, k, needed):
-        o, own = outer_labels(k), tuple(range(node.ndim))
-        for i, (child, weight) in enumerate(zip(node.children, self._weights(node))):
-            if child in needed:
-                yield i, contract(o + own, [(weight, own), (cotangent, o + own)])
-
-    def jvp(self, node, tangents):
-        own = tuple(range(node.ndim))
-        terms = [(1.0, contract(own, [(weight, own), (tangent, own)]))
-                 for weight, tangent in zip(self._weights(node), tangents) if tangent is not None]
-        return add(terms) if terms else Zeros(node.shape)
 
 
 MAXIMUM = register(Extremum("maximum", np.maximum, "greater"))

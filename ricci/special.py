@@ -46,13 +46,12 @@ import numpy as np
 
 from .backends import array_namespace, numpy_dtype
 from .errors import DtypeError, ShapeError
-from .expr import add, apply, as_expr, contract
+from .expr import apply, as_expr
 from .primitives import (
     PRIMITIVES,
     Elementwise,
-    Primitive,
+    WeightedElementwise,
     exp,
-    outer_labels,
     register,
     sigmoid,
 )
@@ -189,7 +188,7 @@ for _name, _function, _derivative, _zero, _doc in SPECIAL:
     register(Elementwise(_name, _function, _derivative, _zero, _doc))
 
 
-class LogAddExp(Primitive):
+class LogAddExp(WeightedElementwise):
     """log(eᵃ + eᵇ) of two arguments of the same shape (:func:`logaddexp` broadcasts them first).
 
     ∂/∂a = σ(a − b) and ∂/∂b = σ(b − a): bounded, and 1/2 each at a tie.
@@ -206,25 +205,9 @@ class LogAddExp(Primitive):
     def evaluate(self, values, params):
         return array_namespace(values[0]).logaddexp(values[0], values[1])
 
-    @staticmethod
-    def _weights(node):
+    def weights(self, node):
         a, b = node.children
         return sigmoid(a - b), sigmoid(b - a)
-
-    def vjp(self, node, cotangent, k, needed):
-        o, own = outer_labels(k), tuple(range(node.ndim))
-        for i, (child, weight) in enumerate(zip(node.children, self._weights(node))):
-            if child in needed:
-                yield i, contract(o + own, [(weight, own), (cotangent, o + own)])
-
-    def jvp(self, node, tangents):
-        own = tuple(range(node.ndim))
-        terms = [
-            (1.0, contract(own, [(weight, own), (tangent, own)]))
-            for weight, tangent in zip(self._weights(node), tangents)
-            if tangent is not None
-        ]
-        return add(terms)
 
 
 register(LogAddExp())
